@@ -1,0 +1,244 @@
+#include "medport/tensor.hpp"
+
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace medport {
+
+Storage::Storage(DType dtype, std::vector<std::byte> bytes, std::string key)
+    : dtype_(dtype), bytes_(std::move(bytes)), key_(std::move(key)) {
+  if (bytes_.size() % dtype_size(dtype_) != 0)
+    throw std::invalid_argument("storage byte size is not a multiple of the element size");
+}
+
+std::int64_t shape_numel(const Shape& shape) {
+  std::int64_t n = 1;
+  for (auto d : shape) {
+    if (d < 0) throw std::out_of_range("negative dimension");
+    if (d != 0 && n > std::numeric_limits<std::int64_t>::max() / d)
+      throw std::out_of_range("element count overflows int64");
+    n *= d;
+  }
+  return n;
+}
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape strides(shape.size());
+  std::int64_t s = 1;
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    strides[i] = s;
+    s *= std::max<std::int64_t>(shape[i], 1);
+  }
+  return strides;
+}
+
+Tensor::Tensor(std::shared_ptr<const Storage> storage, std::int64_t offset, Shape shape, Shape strides)
+    : storage_(std::move(storage)), offset_(offset), shape_(std::move(shape)), strides_(std::move(strides)) {
+  if (!storage_) throw std::invalid_argument("tensor without storage");
+  if (shape_.size() != strides_.size())
+    throw std::out_of_range("shape has " + std::to_string(shape_.size()) + " dims but strides have " +
+                            std::to_string(strides_.size()));
+  if (offset_ < 0) throw std::out_of_range("negative storage offset");
+  const std::int64_t n = shape_numel(shape_);
+  if (n == 0) {
+    if (offset_ > storage_->numel()) throw std::out_of_range("storage offset past the end of its storage");
+    return;
+  }
+  // Highest and lowest element index the view can touch, computed without overflow.
+  __int128 hi = offset_, lo = offset_;
+  for (std::size_t i = 0; i < shape_.size(); ++i) {
+    const __int128 extent = static_cast<__int128>(shape_[i] - 1) * strides_[i];
+    if (extent > 0) hi += extent; else lo += extent;
+  }
+  if (lo < 0 || hi >= storage_->numel())
+    throw std::out_of_range("view [offset " + std::to_string(offset_) + ", shape " + shape_string(shape_) +
+                            ", strides " + shape_string(strides_) + "] reads past its storage of " +
+                            std::to_string(storage_->numel()) + " elements");
+}
+
+Tensor Tensor::zeros(DType dtype, Shape shape) {
+  const auto n = shape_numel(shape);
+  auto storage = std::make_shared<Storage>(dtype, std::vector<std::byte>(static_cast<std::size_t>(n) * dtype_size(dtype)));
+  auto strides = contiguous_strides(shape);
+  return Tensor(std::move(storage), 0, std::move(shape), std::move(strides));
+}
+
+Tensor Tensor::from_bytes(DType dtype, Shape shape, std::span<const std::byte> bytes) {
+  const auto n = shape_numel(shape);
+  if (bytes.size() != static_cast<std::size_t>(n) * dtype_size(dtype))
+    throw std::invalid_argument("byte count does not match shape " + shape_string(shape));
+  auto storage = std::make_shared<Storage>(dtype, std::vector<std::byte>(bytes.begin(), bytes.end()));
+  auto strides = contiguous_strides(shape);
+  return Tensor(std::move(storage), 0, std::move(shape), std::move(strides));
+}
+
+Tensor Tensor::from_f32(Shape shape, std::span<const float> values) {
+  return from_bytes(DType::F32, std::move(shape), std::as_bytes(values));
+}
+
+bool Tensor::is_contiguous() const {
+  std::int64_t expected = 1;
+  for (std::size_t i = shape_.size(); i-- > 0;) {
+    if (shape_[i] == 1) continue;
+    if (shape_[i] == 0) return true;
+    if (strides_[i] != expected) return false;
+    expected *= shape_[i];
+  }
+  return true;
+}
+
+const std::byte* Tensor::raw_data() const {
+  if (!storage_) return nullptr;
+  return storage_->data() + static_cast<std::size_t>(offset_) * dtype_size(dtype());
+}
+
+std::vector<std::byte> Tensor::contiguous_bytes() const {
+  const std::size_t esize = dtype_size(dtype());
+  const std::int64_t n = numel();
+  std::vector<std::byte> out(static_cast<std::size_t>(n) * esize);
+  if (n == 0) return out;
+  if (is_contiguous()) {
+    std::memcpy(out.data(), raw_data(), out.size());
+    return out;
+  }
+  // Odometer over the index space; the innermost dimension is copied element by element.
+  const std::size_t nd = shape_.size();
+  std::vector<std::int64_t> index(nd, 0);
+  const std::byte* base = storage_->data();
+  std::int64_t src = offset_;
+  for (std::int64_t k = 0; k < n; ++k) {
+    std::memcpy(out.data() + static_cast<std::size_t>(k) * esize, base + static_cast<std::size_t>(src) * esize, esize);
+    for (std::size_t d = nd; d-- > 0;) {
+      if (++index[d] < shape_[d]) {
+        src += strides_[d];
+        break;
+      }
+      src -= strides_[d] * (shape_[d] - 1);
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+Tensor Tensor::contiguous() const {
+  if (!storage_ || is_contiguous()) {
+    if (!storage_) return *this;
+    // Contiguous but possibly with odd strides on size-1 dims: normalise strides, keep storage.
+    return Tensor(storage_, offset_, shape_, contiguous_strides(shape_));
+  }
+  return from_bytes(dtype(), shape_, contiguous_bytes());
+}
+
+namespace {
+template <class T>
+void convert_to_f32(const std::byte* src, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, src + i * sizeof(T), sizeof(T));
+    out[i] = static_cast<float>(v);
+  }
+}
+}  // namespace
+
+std::vector<float> Tensor::to_f32() const {
+  const auto bytes = contiguous_bytes();
+  const std::size_t n = static_cast<std::size_t>(numel());
+  std::vector<float> out(n);
+  const std::byte* p = bytes.data();
+  switch (dtype()) {
+    case DType::F32: if (n) std::memcpy(out.data(), p, n * 4); break;
+    case DType::F64: convert_to_f32<double>(p, n, out.data()); break;
+    case DType::I64: convert_to_f32<std::int64_t>(p, n, out.data()); break;
+    case DType::I32: convert_to_f32<std::int32_t>(p, n, out.data()); break;
+    case DType::I16: convert_to_f32<std::int16_t>(p, n, out.data()); break;
+    case DType::I8: convert_to_f32<std::int8_t>(p, n, out.data()); break;
+    case DType::U8: convert_to_f32<std::uint8_t>(p, n, out.data()); break;
+    case DType::Bool:
+      for (std::size_t i = 0; i < n; ++i) out[i] = p[i] != std::byte{0} ? 1.0f : 0.0f;
+      break;
+    case DType::F16:
+    case DType::BF16:
+      for (std::size_t i = 0; i < n; ++i) {
+        std::uint16_t b;
+        std::memcpy(&b, p + 2 * i, 2);
+        out[i] = dtype() == DType::F16 ? half_to_float(b) : bfloat16_to_float(b);
+      }
+      break;
+  }
+  return out;
+}
+
+namespace {
+double load_as_double(DType d, const std::byte* p) {
+  switch (d) {
+    case DType::F32: { float v; std::memcpy(&v, p, 4); return v; }
+    case DType::F64: { double v; std::memcpy(&v, p, 8); return v; }
+    case DType::F16: { std::uint16_t b; std::memcpy(&b, p, 2); return half_to_float(b); }
+    case DType::BF16: { std::uint16_t b; std::memcpy(&b, p, 2); return bfloat16_to_float(b); }
+    case DType::I64: { std::int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
+    case DType::I32: { std::int32_t v; std::memcpy(&v, p, 4); return v; }
+    case DType::I16: { std::int16_t v; std::memcpy(&v, p, 2); return v; }
+    case DType::I8: { std::int8_t v; std::memcpy(&v, p, 1); return v; }
+    case DType::U8: { std::uint8_t v; std::memcpy(&v, p, 1); return v; }
+    case DType::Bool: return *p != std::byte{0} ? 1.0 : 0.0;
+  }
+  return 0.0;
+}
+
+template <class T>
+void store(std::byte* p, T v) { std::memcpy(p, &v, sizeof(T)); }
+
+void store_from_double(DType d, std::byte* p, double v) {
+  switch (d) {
+    case DType::F32: store(p, static_cast<float>(v)); break;
+    case DType::F64: store(p, v); break;
+    case DType::F16: store(p, float_to_half(static_cast<float>(v))); break;
+    case DType::BF16: store(p, float_to_bfloat16(static_cast<float>(v))); break;
+    case DType::I64: store(p, static_cast<std::int64_t>(v)); break;
+    case DType::I32: store(p, static_cast<std::int32_t>(v)); break;
+    case DType::I16: store(p, static_cast<std::int16_t>(v)); break;
+    case DType::I8: store(p, static_cast<std::int8_t>(v)); break;
+    case DType::U8: store(p, static_cast<std::uint8_t>(v)); break;
+    case DType::Bool: store(p, static_cast<std::uint8_t>(v != 0.0)); break;
+  }
+}
+}  // namespace
+
+Tensor Tensor::to(DType target) const {
+  if (target == dtype()) return contiguous();
+  const auto src = contiguous_bytes();
+  const std::size_t n = static_cast<std::size_t>(numel());
+  const std::size_t in_size = dtype_size(dtype()), out_size = dtype_size(target);
+  std::vector<std::byte> out(n * out_size);
+  if (dtype() == DType::I64 && target == DType::I32) {
+    for (std::size_t i = 0; i < n; ++i) {
+      std::int64_t v; std::memcpy(&v, src.data() + i * 8, 8);
+      store(out.data() + i * 4, static_cast<std::int32_t>(v));
+    }
+  } else {
+    for (std::size_t i = 0; i < n; ++i)
+      store_from_double(target, out.data() + i * out_size, load_as_double(dtype(), src.data() + i * in_size));
+  }
+  return from_bytes(target, shape_, out);
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  if (shape_numel(shape) != numel())
+    throw std::invalid_argument("cannot reshape " + shape_string(shape_) + " to " + shape_string(shape));
+  const Tensor c = contiguous();
+  auto strides = contiguous_strides(shape);
+  return Tensor(c.storage_, c.offset_, std::move(shape), std::move(strides));
+}
+
+std::string shape_string(const Shape& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+}  // namespace medport

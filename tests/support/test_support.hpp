@@ -1,0 +1,49 @@
+#pragma once
+// Helpers shared by the test executables: fixture lookup, temporary folders, running the CLI.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace medport::testing {
+
+namespace fs = std::filesystem;
+
+// ../shared/fixtures (or MEDPORT_FIXTURES from the environment).
+fs::path fixtures_dir();
+fs::path source_dir();
+// Path of a fixture; empty when the fixtures folder or the file is absent.
+fs::path fixture(const std::string& relative);
+
+// A fresh folder under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs the built `medport` binary with the arguments (no shell involved).
+CommandResult run_medport(const std::vector<std::string>& args);
+// Runs any program (argv[0] looked up in PATH) and captures its output.
+CommandResult run_program(const std::vector<std::string>& argv);
+
+}  // namespace medport::testing
+
+// Skips the current test when a fixture is missing; binds `var` to its path otherwise.
+#define MEDPORT_FIXTURE_OR_SKIP(var, relative)                                           \
+  const auto var = ::medport::testing::fixture(relative);                                \
+  if (var.empty()) GTEST_SKIP() << "fixture " << (relative) << " not found under "       \
+                                << ::medport::testing::fixtures_dir()
