@@ -1,0 +1,24 @@
+#pragma once
+// Reading inputs with errors that name the file, and writing outputs atomically
+// (temp file in the same folder, then rename) so nothing is ever half-written.
+#include <cstddef>
+#include <filesystem>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace medport {
+
+// Whole file into memory. Throws InputError for missing files, directories, empty files and
+// unreadable files, always naming the path. `max_bytes` guards against absurd inputs.
+std::vector<std::byte> read_file(const std::filesystem::path& path,
+                                 std::size_t max_bytes = std::size_t{64} << 30);
+
+// Writes `bytes` to `path` via `path.tmp-XXXX` + rename; creates parent folders.
+void write_file_atomic(const std::filesystem::path& path, std::span<const std::byte> bytes);
+void write_file_atomic(const std::filesystem::path& path, std::string_view text);
+
+// Hex SHA-256 of a file's bytes (sidecars record the source checkpoint's hash).
+std::string sha256_hex(std::span<const std::byte> bytes);
+
+}  // namespace medport

@@ -1,0 +1,73 @@
+#include "medport/util/file_io.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "medport/error.hpp"
+
+namespace medport {
+
+namespace fs = std::filesystem;
+
+std::vector<std::byte> read_file(const fs::path& path, std::size_t max_bytes) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) throw InputError(path.string(), "no such file");
+  if (fs::is_directory(status)) throw InputError(path.string(), "is a directory, expected a file");
+  if (!fs::is_regular_file(status)) throw InputError(path.string(), "is not a regular file");
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw InputError(path.string(), "cannot read its size: " + ec.message());
+  if (size == 0) throw InputError(path.string(), "file is empty");
+  if (size > max_bytes) throw InputError(path.string(), "file is larger than the " + std::to_string(max_bytes) + " bytes allowed");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path.string(), std::string("cannot open: ") + std::strerror(errno));
+  std::vector<std::byte> bytes(size);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  if (in.gcount() != static_cast<std::streamsize>(size)) throw InputError(path.string(), "short read");
+  return bytes;
+}
+
+void write_file_atomic(const fs::path& path, std::span<const std::byte> bytes) {
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) throw InputError(parent.string(), "cannot create folder: " + ec.message());
+  std::string tmpl = (parent / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+  const int fd = mkstemp(tmpl.data());
+  if (fd < 0) throw InputError(path.string(), std::string("cannot create a temporary file: ") + std::strerror(errno));
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmpl.c_str());
+      throw InputError(path.string(), "write failed: " + why);
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  ::fchmod(fd, 0644);
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmpl.c_str());
+    throw InputError(path.string(), "cannot flush the file to disk");
+  }
+  if (std::rename(tmpl.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmpl.c_str());
+    throw InputError(path.string(), "cannot move the finished file into place: " + why);
+  }
+}
+
+void write_file_atomic(const fs::path& path, std::string_view text) {
+  write_file_atomic(path, std::as_bytes(std::span(text.data(), text.size())));
+}
+
+}  // namespace medport
