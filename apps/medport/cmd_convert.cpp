@@ -1,0 +1,78 @@
+// `medport convert SOURCE -o OUT.onnx`: a trained checkpoint -> ONNX graph + sidecar.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "command.hpp"
+#include "medport/error.hpp"
+#include "medport/models/converter.hpp"
+
+namespace {
+
+struct ConvertArgs {
+  std::string source;
+  std::string output;
+  int fold = -1;
+  std::string checkpoint = "final";
+  bool fp16 = false;
+  int opset = 17;
+  bool deep_supervision = false;
+};
+
+std::string with_thousands(std::int64_t v) {
+  std::string digits = std::to_string(v), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+int run(const ConvertArgs& args) {
+  using namespace medport;
+  const auto start = std::chrono::steady_clock::now();
+  models::ConvertRequest request;
+  request.source = args.source;
+  request.output = args.output;
+  if (args.fold >= 0) request.fold = args.fold;
+  request.checkpoint = args.checkpoint;
+  request.fp16 = args.fp16;
+  request.opset = args.opset;
+  request.deep_supervision = args.deep_supervision;
+  const models::ConvertReport r = models::convert(request);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::printf("family:        %s\n", r.family.c_str());
+  std::printf("network:       %s\n", r.network_class.c_str());
+  std::printf("checkpoint:    %s\n", r.checkpoint.string().c_str());
+  for (const auto& line : r.details) std::printf("  %s\n", line.c_str());
+  std::printf("parameters:    %s\n", with_thousands(r.parameters).c_str());
+  const double pct = r.tensors_total ? 100.0 * static_cast<double>(r.tensors_used) / static_cast<double>(r.tensors_total)
+                                     : 100.0;
+  std::printf("weights used:  %zu/%zu tensors (%.1f%%)\n", r.tensors_used, r.tensors_total, pct);
+  for (const auto& f : r.files) std::printf("wrote:         %s\n", f.string().c_str());
+  std::printf("time:          %.2f s\n", seconds);
+  return 0;
+}
+
+medport::cli::Runner setup(CLI::App& root) {
+  auto args = std::make_shared<ConvertArgs>();
+  auto* cmd = root.add_subcommand("convert", "Convert a trained checkpoint to ONNX (+ OUT.medport.json sidecar)");
+  cmd->add_option("source", args->source,
+                  "Checkpoint (.pth), nnU-Net fold folder (fold_0/) or model folder (Trainer__Plans__config/)")
+      ->required();
+  cmd->add_option("-o,--output", args->output, "Output ONNX file (the sidecar goes to OUT.medport.json)")->required();
+  cmd->add_option("--fold", args->fold, "Fold to convert when a model folder has several")
+      ->check(CLI::Range(0, 9999));
+  cmd->add_option("--checkpoint", args->checkpoint, "Which nnU-Net checkpoint of the fold: final or best")
+      ->check(CLI::IsMember({"final", "best"}));
+  cmd->add_flag("--fp16", args->fp16, "Half-precision weights and compute (norms stay fp32, fp32 inputs/outputs)");
+  cmd->add_option("--opset", args->opset, "ONNX opset (17)")->check(CLI::Range(17, 17));
+  cmd->add_flag("--deep-supervision", args->deep_supervision,
+                "Also output the lower-resolution segmentation heads (highest resolution first)");
+  return [args] { return run(*args); };
+}
+
+}  // namespace
+
+MEDPORT_COMMAND(setup);

@@ -1,0 +1,108 @@
+// `medport inpaint MODEL.onnx --image IMG --mask MASK -o OUT.npz`: RePaint inpainting (EchoGAINS)
+// with a compiled guided-diffusion UNet; mask 255 = keep the known pixel.
+#include <cstdio>
+
+#include "command.hpp"
+#include "medport/checkpoint/npy.hpp"
+#include "medport/error.hpp"
+#include "medport/pipelines/diffusion/images.hpp"
+#include "medport/pipelines/diffusion/onnx_denoiser.hpp"
+#include "medport/pipelines/diffusion/settings.hpp"
+
+namespace {
+
+struct InpaintArgs {
+  std::string model, image, mask, output, images, noise_npz, schedule, respacing, variance, provider = "cpu";
+  std::uint64_t seed = 0;
+  std::int64_t batch = 1;
+  int diffusion_steps = 0, threads = 0, t_T = 0, jump_length = 0, jump_n_sample = 0;
+  bool quiet = false;
+};
+
+int run(const InpaintArgs& a) {
+  using namespace medport;
+  namespace d = medport::diffusion;
+  d::DiffusionSettings s = d::settings_for_model(a.model);
+  if (a.diffusion_steps > 0) s.diffusion_steps = a.diffusion_steps;
+  if (!a.schedule.empty()) s.schedule = d::parse_noise_schedule(a.schedule);
+  if (!a.respacing.empty()) s.respacing = a.respacing;
+  if (!a.variance.empty()) s.sampler.variance = d::parse_variance_type(a.variance);
+  if (a.t_T > 0) s.repaint.t_T = a.t_T;
+  if (a.jump_length > 0) s.repaint.jump_length = a.jump_length;
+  if (a.jump_n_sample > 0) s.repaint.jump_n_sample = a.jump_n_sample;
+  const d::DiffusionProcess process = d::make_diffusion_process(s.schedule, s.diffusion_steps, s.respacing);
+
+  const Tensor image = d::load_diffusion_image(a.image, s.in_channels);
+  const Tensor mask = d::load_keep_mask(a.mask, s.in_channels);
+  const Shape& is = image.shape();
+  if (mask.shape() != is) {
+    throw InputError(a.mask, "mask size " + shape_string(mask.shape()) + " differs from the image's " + shape_string(is));
+  }
+  if (is[2] % s.spatial_multiple != 0 || is[3] % s.spatial_multiple != 0) {
+    throw InputError(a.image, "image sides must be multiples of " + std::to_string(s.spatial_multiple) +
+                                  " for this UNet (EchoGAINS: 256x256)");
+  }
+  std::vector<float> gt_values;
+  const std::vector<float> one = image.to_f32();
+  for (std::int64_t b = 0; b < a.batch; ++b) gt_values.insert(gt_values.end(), one.begin(), one.end());
+  const Tensor gt = Tensor::from_f32({a.batch, is[1], is[2], is[3]}, gt_values);
+
+  runtime::SessionOptions options;
+  options.intra_op_threads = a.threads;
+  options.provider = runtime::parse_provider(a.provider);
+  if (options.provider == runtime::Provider::Cuda && !runtime::cuda_provider_available())
+    throw UsageError("--provider cuda: the CUDA execution provider is not available on this machine");
+  runtime::Session session(a.model, options);
+  const d::DenoiseFn model = d::session_denoiser(session);
+
+  std::unique_ptr<d::NoiseSource> noise;
+  if (a.noise_npz.empty()) {
+    noise = std::make_unique<d::TorchNoise>(a.seed);
+  } else {
+    noise = std::make_unique<d::RecordedNoise>(d::RecordedNoise::from_npz(a.noise_npz));
+  }
+  d::ProgressBar bar(a.quiet ? nullptr : stderr, "repaint");
+  const Tensor result = d::sample_repaint(process, model, gt, mask, *noise, s.repaint, s.sampler, bar.callback());
+  bar.finish();
+  ckpt::write_npz(a.output, {{"inpainted", result}});
+  if (!a.images.empty()) {
+    for (std::int64_t i = 0; i < a.batch; ++i) {
+      std::string name = std::to_string(i);
+      name = "inpainted_" + std::string(name.size() < 3 ? 3 - name.size() : 0, '0') + name +
+             (s.in_channels == 1 ? ".pgm" : ".ppm");
+      d::write_netpbm(std::filesystem::path(a.images) / name, result, i);
+    }
+  }
+  const auto counts = d::count_repaint_steps(d::repaint_times(s.repaint));
+  std::fprintf(stderr, "inpainted %lld image(s) %s: %zu model calls, %zu undo steps -> %s\n",
+               static_cast<long long>(a.batch), shape_string(gt.shape()).c_str(), counts.model_calls,
+               counts.undo_steps, a.output.c_str());
+  return 0;
+}
+
+medport::cli::Runner setup(CLI::App& root) {
+  auto a = std::make_shared<InpaintArgs>();
+  auto* cmd = root.add_subcommand("inpaint", "Inpaint an image with RePaint and a compiled guided-diffusion UNet");
+  cmd->add_option("model", a->model, "ONNX UNet written by `medport convert` (reads MODEL.medport.json)")->required();
+  cmd->add_option("--image", a->image, "image: 8-bit .pgm/.ppm, or .npz with 'image' in [-1,1]")->required();
+  cmd->add_option("--mask", a->mask, "keep mask, same size: 255 (or 1 in .npz 'mask') = known pixel")->required();
+  cmd->add_option("-o,--output", a->output, "npz receiving 'inpainted' [N,C,H,W] in [-1,1]")->required();
+  cmd->add_option("--images", a->images, "folder receiving inpainted_NNN.ppm/.pgm (8-bit)");
+  cmd->add_option("--seed", a->seed, "torch.manual_seed value: the same draws as torch.randn on CPU");
+  cmd->add_option("--noise-npz", a->noise_npz, "replay recorded draws ('noise_draws' [+ 'noise_draw_shapes'])");
+  cmd->add_option("--batch", a->batch, "inpaint this many copies of the image at once")->check(CLI::Range(1, 1024));
+  cmd->add_option("--t-T", a->t_T, "RePaint t_T (default 250)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--jump-length", a->jump_length, "RePaint jump length (default 10)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--jump-n-sample", a->jump_n_sample, "RePaint resamplings (default 10)")->check(CLI::Range(1, 1000));
+  cmd->add_option("--diffusion-steps", a->diffusion_steps, "steps of the trained process")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--schedule", a->schedule, "noise schedule: linear | cosine");
+  cmd->add_option("--respacing", a->respacing, "timestep respacing (default 250)");
+  cmd->add_option("--variance", a->variance, "learned_range | fixed_small | fixed_large");
+  cmd->add_option("--threads", a->threads, "intra-op threads (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--provider", a->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
+  return [a] { return run(*a); };
+}
+
+}  // namespace
+MEDPORT_COMMAND(setup);

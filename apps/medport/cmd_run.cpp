@@ -1,0 +1,74 @@
+// `medport run MODEL.onnx --inputs IN.npz -o OUT.npz`: run any ONNX graph on npz arrays.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <set>
+
+#include "command.hpp"
+#include "medport/checkpoint/npy.hpp"
+#include "medport/error.hpp"
+#include "medport/runtime/session.hpp"
+
+namespace {
+
+struct RunArgs {
+  std::string model;
+  std::string inputs;
+  std::string output;
+  int threads = 0;
+  std::string provider = "cpu";
+};
+
+int run(const RunArgs& args) {
+  using namespace medport;
+  runtime::SessionOptions options;
+  options.intra_op_threads = args.threads;
+  options.provider = runtime::parse_provider(args.provider);
+  if (options.provider == runtime::Provider::Cuda && !runtime::cuda_provider_available())
+    throw UsageError("--provider cuda: the CUDA execution provider is not available on this machine");
+
+  const auto arrays = ckpt::read_npz(args.inputs);
+  runtime::Session session(args.model, options);
+  std::vector<runtime::NamedTensor> feeds;
+  std::set<std::string> provided;
+  for (const auto& [name, tensor] : arrays) {
+    provided.insert(name);
+    feeds.push_back({name, tensor});
+  }
+  std::string missing, unknown;
+  for (const auto& name : session.input_names())
+    if (!provided.count(name)) missing += (missing.empty() ? "" : ", ") + name;
+  for (const auto& name : provided)
+    if (std::find(session.input_names().begin(), session.input_names().end(), name) == session.input_names().end())
+      unknown += (unknown.empty() ? "" : ", ") + name;
+  if (!missing.empty()) throw InputError(args.inputs, "no array for the model input(s): " + missing);
+  if (!unknown.empty()) throw InputError(args.inputs, "array(s) not named like any model input: " + unknown);
+
+  const auto start = std::chrono::steady_clock::now();
+  const auto outputs = session.run(feeds);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  ckpt::NamedTensors named;
+  for (const auto& out : outputs) {
+    std::fprintf(stderr, "  %s %s %s\n", out.name.c_str(), std::string(dtype_name(out.tensor.dtype())).c_str(),
+                 shape_string(out.tensor.shape()).c_str());
+    named.emplace_back(out.name, out.tensor);
+  }
+  ckpt::write_npz(args.output, named);
+  std::fprintf(stderr, "ran %s on %s (%s, %.1f ms) -> %s\n", args.model.c_str(), args.inputs.c_str(),
+               args.provider.c_str(), ms, args.output.c_str());
+  return 0;
+}
+
+medport::cli::Runner setup(CLI::App& root) {
+  auto args = std::make_shared<RunArgs>();
+  auto* cmd = root.add_subcommand("run", "Run an ONNX model on the arrays of an npz file; write every output to an npz");
+  cmd->add_option("model", args->model, "ONNX model")->required();
+  cmd->add_option("--inputs", args->inputs, "npz with one array per model input, named like the inputs")->required();
+  cmd->add_option("-o,--output", args->output, "npz receiving every model output")->required();
+  cmd->add_option("--threads", args->threads, "intra-op threads (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--provider", args->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
+  return [args] { return run(*args); };
+}
+
+}  // namespace
+MEDPORT_COMMAND(setup);

@@ -1,0 +1,99 @@
+// `medport sample MODEL.onnx -o OUT.npz`: unconditional DDPM / DDIM sampling with a compiled
+// guided-diffusion UNet (`medport convert` of the checkpoint); torch-identical noise for --seed.
+#include <cstdio>
+
+#include "command.hpp"
+#include "medport/checkpoint/npy.hpp"
+#include "medport/error.hpp"
+#include "medport/pipelines/diffusion/images.hpp"
+#include "medport/pipelines/diffusion/onnx_denoiser.hpp"
+#include "medport/pipelines/diffusion/settings.hpp"
+
+namespace {
+
+struct SampleArgs {
+  std::string model, output, images, noise_npz, sampler = "ddpm", schedule, respacing, variance, provider = "cpu";
+  std::uint64_t seed = 0;
+  std::int64_t batch = 1, size = 0;
+  int diffusion_steps = 0, threads = 0;
+  double eta = 0.0;
+  bool no_clip = false, quiet = false;
+};
+
+int run(const SampleArgs& a) {
+  using namespace medport;
+  namespace d = medport::diffusion;
+  d::DiffusionSettings s = d::settings_for_model(a.model);
+  if (a.diffusion_steps > 0) s.diffusion_steps = a.diffusion_steps;
+  if (!a.schedule.empty()) s.schedule = d::parse_noise_schedule(a.schedule);
+  if (!a.respacing.empty()) s.respacing = a.respacing;
+  if (!a.variance.empty()) s.sampler.variance = d::parse_variance_type(a.variance);
+  if (a.no_clip) s.sampler.clip_denoised = false;
+  const std::int64_t size = a.size > 0 ? a.size : s.image_size;
+  if (size <= 0) throw UsageError("--size is required (the model's sidecar does not record an image size)");
+  if (size % s.spatial_multiple != 0) {
+    throw UsageError("--size must be a multiple of " + std::to_string(s.spatial_multiple) + " for this UNet");
+  }
+  if (a.sampler == "ddpm" && a.eta != 0.0) throw UsageError("--eta applies to --sampler ddim only");
+  const d::DiffusionProcess process = d::make_diffusion_process(s.schedule, s.diffusion_steps, s.respacing);
+
+  runtime::SessionOptions options;
+  options.intra_op_threads = a.threads;
+  options.provider = runtime::parse_provider(a.provider);
+  if (options.provider == runtime::Provider::Cuda && !runtime::cuda_provider_available())
+    throw UsageError("--provider cuda: the CUDA execution provider is not available on this machine");
+  runtime::Session session(a.model, options);
+  const d::DenoiseFn model = d::session_denoiser(session);
+
+  std::unique_ptr<d::NoiseSource> noise;
+  if (a.noise_npz.empty()) {
+    noise = std::make_unique<d::TorchNoise>(a.seed);
+  } else {
+    noise = std::make_unique<d::RecordedNoise>(d::RecordedNoise::from_npz(a.noise_npz));
+  }
+  d::ProgressBar bar(a.quiet ? nullptr : stderr, a.sampler);
+  const Shape shape{a.batch, s.in_channels, size, size};
+  const Tensor samples = a.sampler == "ddim"
+                             ? d::sample_ddim(process, model, shape, *noise, a.eta, s.sampler, bar.callback())
+                             : d::sample_ddpm(process, model, shape, *noise, s.sampler, bar.callback());
+  bar.finish();
+  ckpt::write_npz(a.output, {{"samples", samples}});
+  if (!a.images.empty()) {
+    for (std::int64_t i = 0; i < a.batch; ++i) {
+      std::string name = std::to_string(i);
+      name = "sample_" + std::string(name.size() < 3 ? 3 - name.size() : 0, '0') + name +
+             (s.in_channels == 1 ? ".pgm" : ".ppm");
+      d::write_netpbm(std::filesystem::path(a.images) / name, samples, i);
+    }
+  }
+  std::fprintf(stderr, "%lld sample(s) %s, %d steps (%s, respacing %s) -> %s\n", static_cast<long long>(a.batch),
+               shape_string(shape).c_str(), process.num_steps(), std::string(d::noise_schedule_name(s.schedule)).c_str(),
+               s.respacing.c_str(), a.output.c_str());
+  return 0;
+}
+
+medport::cli::Runner setup(CLI::App& root) {
+  auto a = std::make_shared<SampleArgs>();
+  auto* cmd = root.add_subcommand("sample", "Generate images with a compiled guided-diffusion UNet (DDPM or DDIM)");
+  cmd->add_option("model", a->model, "ONNX UNet written by `medport convert` (reads MODEL.medport.json)")->required();
+  cmd->add_option("-o,--output", a->output, "npz receiving 'samples' [N,C,H,W] in [-1,1]")->required();
+  cmd->add_option("--images", a->images, "folder receiving sample_NNN.ppm/.pgm (8-bit)");
+  cmd->add_option("--seed", a->seed, "torch.manual_seed value: the same draws as torch.randn on CPU");
+  cmd->add_option("--noise-npz", a->noise_npz, "replay recorded draws (array 'noise_draws') instead of --seed");
+  cmd->add_option("--batch", a->batch, "images per batch")->check(CLI::Range(1, 1024));
+  cmd->add_option("--size", a->size, "image side in pixels (default: the sidecar's image size)")->check(CLI::Range(1, 16384));
+  cmd->add_option("--sampler", a->sampler, "ddpm | ddim")->check(CLI::IsMember({"ddpm", "ddim"}));
+  cmd->add_option("--eta", a->eta, "DDIM eta")->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--diffusion-steps", a->diffusion_steps, "steps of the trained process")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--schedule", a->schedule, "noise schedule: linear | cosine");
+  cmd->add_option("--respacing", a->respacing, "timestep respacing: 250, ddim50, 10,20,30 ...");
+  cmd->add_option("--variance", a->variance, "learned_range | fixed_small | fixed_large");
+  cmd->add_flag("--no-clip", a->no_clip, "do not clamp the predicted x0 to [-1,1]");
+  cmd->add_option("--threads", a->threads, "intra-op threads (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--provider", a->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
+  return [a] { return run(*a); };
+}
+
+}  // namespace
+MEDPORT_COMMAND(setup);

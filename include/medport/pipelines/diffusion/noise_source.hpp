@@ -1,0 +1,54 @@
+#pragma once
+// Where a sampler's Gaussian draws come from: torch's CPU generator for a seed (bit-identical to
+// torch.randn), or draws recorded by a reference run, replayed in order.
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "medport/pipelines/diffusion/torch_generator.hpp"
+
+namespace medport::diffusion {
+
+class NoiseSource {
+ public:
+  virtual ~NoiseSource() = default;
+  // One torch.randn draw of out.size() elements (a whole batch tensor at once).
+  virtual void fill(std::span<float> out) = 0;
+};
+
+class TorchNoise final : public NoiseSource {
+ public:
+  explicit TorchNoise(std::uint64_t seed) : generator_(seed) {}
+  void fill(std::span<float> out) override { generator_.randn(out); }
+  TorchCpuGenerator& generator() { return generator_; }
+
+ private:
+  TorchCpuGenerator generator_;
+};
+
+class RecordedNoise final : public NoiseSource {
+ public:
+  // `draw_sizes` (optional) is the element count of each recorded draw; fill() then checks that
+  // every request matches the next recorded draw.
+  RecordedNoise(std::vector<float> values, std::vector<std::int64_t> draw_sizes = {},
+                std::string source = "recorded noise");
+  // Reads `key` (any shape, float32/float64) from an npz, and `<key>_shapes` or
+  // `noise_draw_shapes` ([draws, rank] int64) when present.
+  static RecordedNoise from_npz(const std::filesystem::path& path, const std::string& key = "noise_draws");
+
+  void fill(std::span<float> out) override;
+  std::size_t draws_taken() const { return draws_taken_; }
+  std::size_t remaining() const { return values_.size() - position_; }
+
+ private:
+  std::vector<float> values_;
+  std::vector<std::int64_t> draw_sizes_;
+  std::string source_;
+  std::size_t position_ = 0;
+  std::size_t draws_taken_ = 0;
+};
+
+}  // namespace medport::diffusion

@@ -1,0 +1,11 @@
+#pragma once
+// Adapts an ONNX Runtime session of a guided-diffusion UNet graph ("x", "t" -> "out") to the
+// samplers' DenoiseFn. The session must outlive the returned function.
+#include "medport/pipelines/diffusion/samplers.hpp"
+#include "medport/runtime/session.hpp"
+
+namespace medport::diffusion {
+
+DenoiseFn session_denoiser(const runtime::Session& session);
+
+}  // namespace medport::diffusion

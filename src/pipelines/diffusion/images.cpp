@@ -1,0 +1,177 @@
+#include "medport/pipelines/diffusion/images.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <string>
+
+#include "medport/checkpoint/npy.hpp"
+#include "medport/error.hpp"
+#include "medport/util/file_io.hpp"
+
+namespace medport::diffusion {
+namespace {
+
+constexpr std::int64_t kMaxSide = 16384;
+
+struct Netpbm {
+  std::int64_t width = 0, height = 0, channels = 0;
+  std::vector<std::uint8_t> pixels;  // HWC
+};
+
+Netpbm read_netpbm(const std::filesystem::path& path) {
+  const std::vector<std::byte> bytes = read_file(path, std::size_t{1} << 30);
+  const std::string source = path.string();
+  std::size_t pos = 0;
+  const auto next_token = [&]() {
+    while (pos < bytes.size()) {
+      const char c = static_cast<char>(bytes[pos]);
+      if (c == '#') {
+        while (pos < bytes.size() && static_cast<char>(bytes[pos]) != '\n') ++pos;
+      } else if (std::isspace(static_cast<unsigned char>(c))) {
+        ++pos;
+      } else {
+        break;
+      }
+    }
+    std::string token;
+    while (pos < bytes.size() && !std::isspace(static_cast<unsigned char>(static_cast<char>(bytes[pos]))) &&
+           token.size() < 12) {
+      token += static_cast<char>(bytes[pos++]);
+    }
+    return token;
+  };
+  const auto number = [&](const char* what) {
+    const std::string token = next_token();
+    if (token.empty() || token.size() > 9 || !std::all_of(token.begin(), token.end(), ::isdigit)) {
+      throw InputError(source, std::string("bad ") + what + " in the PGM/PPM header");
+    }
+    return std::stoll(token);
+  };
+  const std::string magic = next_token();
+  if (magic != "P5" && magic != "P6") throw InputError(source, "not a binary PGM/PPM image (P5/P6)");
+  Netpbm image;
+  image.channels = magic == "P5" ? 1 : 3;
+  image.width = number("width");
+  image.height = number("height");
+  const std::int64_t maxval = number("maxval");
+  if (image.width < 1 || image.height < 1 || image.width > kMaxSide || image.height > kMaxSide) {
+    throw InputError(source, "image size " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                                 " is out of range");
+  }
+  if (maxval != 255) throw InputError(source, "only 8-bit images (maxval 255) are supported");
+  ++pos;  // the single whitespace after maxval
+  const auto needed = static_cast<std::size_t>(image.width * image.height * image.channels);
+  if (pos > bytes.size() || bytes.size() - pos < needed) throw InputError(source, "truncated pixel data");
+  image.pixels.resize(needed);
+  std::memcpy(image.pixels.data(), bytes.data() + pos, needed);
+  return image;
+}
+
+bool is_netpbm(const std::filesystem::path& path) {
+  const std::string ext = path.extension().string();
+  return ext == ".pgm" || ext == ".ppm" || ext == ".pnm";
+}
+
+// [1, channels, H, W] from an image's channels: 1 -> replicated, 3 -> as is (channels 3), 3 -> 1 refused.
+Tensor from_pixels(const Netpbm& image, std::int64_t channels, float scale, float offset, const std::string& source) {
+  if (image.channels != channels && image.channels != 1) {
+    throw InputError(source, "image has " + std::to_string(image.channels) + " channels, the model " +
+                                 std::to_string(channels));
+  }
+  const auto plane = static_cast<std::size_t>(image.width * image.height);
+  std::vector<float> values(plane * static_cast<std::size_t>(channels));
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const std::int64_t src_c = image.channels == 1 ? 0 : c;
+    for (std::size_t i = 0; i < plane; ++i) {
+      const std::uint8_t p = image.pixels[i * static_cast<std::size_t>(image.channels) + static_cast<std::size_t>(src_c)];
+      values[static_cast<std::size_t>(c) * plane + i] = static_cast<float>(p) * scale + offset;
+    }
+  }
+  return Tensor::from_f32({1, channels, image.height, image.width}, values);
+}
+
+Tensor from_npz(const std::filesystem::path& path, const std::string& preferred, std::int64_t channels, float lo,
+                float hi) {
+  const ckpt::NpzFile npz = ckpt::NpzFile::open(path);
+  if (npz.names().empty()) throw InputError(path.string(), "empty npz");
+  const std::string name = npz.contains(preferred) ? preferred : npz.names().front();
+  const std::string source = path.string() + ":" + name;
+  const Tensor t = npz.read(name);
+  Shape shape = t.shape();
+  if (shape.size() == 2) shape.insert(shape.begin(), 1);
+  if (shape.size() == 3) shape.insert(shape.begin(), 1);
+  if (shape.size() != 4 || shape[0] != 1) throw InputError(source, "expected [H,W], [C,H,W] or [1,C,H,W], got " + shape_string(t.shape()));
+  if (shape[1] != channels && shape[1] != 1) {
+    throw InputError(source, std::to_string(shape[1]) + " channels, the model has " + std::to_string(channels));
+  }
+  if (shape[2] < 1 || shape[3] < 1 || shape[2] > kMaxSide || shape[3] > kMaxSide) throw InputError(source, "bad image size");
+  std::vector<float> values = t.to_f32();
+  for (const float v : values) {
+    if (!(v >= lo && v <= hi)) {
+      throw InputError(source, "values must lie in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    }
+  }
+  if (shape[1] == 1 && channels != 1) {
+    std::vector<float> replicated;
+    for (std::int64_t c = 0; c < channels; ++c) replicated.insert(replicated.end(), values.begin(), values.end());
+    values = std::move(replicated);
+  }
+  return Tensor::from_f32({1, channels, shape[2], shape[3]}, values);
+}
+
+}  // namespace
+
+Tensor load_diffusion_image(const std::filesystem::path& path, std::int64_t channels) {
+  if (is_netpbm(path)) return from_pixels(read_netpbm(path), channels, 1.0f / 127.5f, -1.0f, path.string());
+  if (path.extension() == ".npz") return from_npz(path, "image", channels, -1.0f, 1.0f);
+  throw InputError(path.string(), "unsupported image format (use .pgm/.ppm or .npz)");
+}
+
+Tensor load_keep_mask(const std::filesystem::path& path, std::int64_t channels) {
+  if (is_netpbm(path)) {
+    Netpbm image = read_netpbm(path);
+    if (image.channels == 3) {  // a colour mask: keep where the first channel is set
+      std::vector<std::uint8_t> first(static_cast<std::size_t>(image.width * image.height));
+      for (std::size_t i = 0; i < first.size(); ++i) first[i] = image.pixels[i * 3];
+      image.pixels = std::move(first);
+      image.channels = 1;
+    }
+    return from_pixels(image, channels, 1.0f / 255.0f, 0.0f, path.string());
+  }
+  if (path.extension() == ".npz") return from_npz(path, "mask", channels, 0.0f, 1.0f);
+  throw InputError(path.string(), "unsupported mask format (use .pgm/.ppm or .npz)");
+}
+
+std::vector<std::uint8_t> to_uint8_pixels(const Tensor& samples, std::int64_t index) {
+  const Shape& s = samples.shape();
+  if (s.size() != 4 || index < 0 || index >= s[0]) throw UsageError("no image " + std::to_string(index) + " in the batch");
+  const std::vector<float> values = samples.to_f32();
+  const auto channels = static_cast<std::size_t>(s[1]);
+  const auto plane = static_cast<std::size_t>(s[2] * s[3]);
+  const std::size_t base = static_cast<std::size_t>(index) * channels * plane;
+  std::vector<std::uint8_t> pixels(channels * plane);
+  for (std::size_t c = 0; c < channels; ++c) {
+    for (std::size_t i = 0; i < plane; ++i) {
+      const float v = std::clamp((values[base + c * plane + i] + 1.0f) * 127.5f, 0.0f, 255.0f);
+      pixels[i * channels + c] = static_cast<std::uint8_t>(v);  // truncation, like torch's .to(uint8)
+    }
+  }
+  return pixels;
+}
+
+void write_netpbm(const std::filesystem::path& path, const Tensor& samples, std::int64_t index) {
+  const Shape& s = samples.shape();
+  if (s.size() != 4 || (s[1] != 1 && s[1] != 3)) {
+    throw UsageError("only 1- or 3-channel samples can be written as PGM/PPM, got " + shape_string(s));
+  }
+  const std::vector<std::uint8_t> pixels = to_uint8_pixels(samples, index);
+  const std::string header = std::string(s[1] == 1 ? "P5" : "P6") + "\n" + std::to_string(s[3]) + " " +
+                             std::to_string(s[2]) + "\n255\n";
+  std::vector<std::byte> bytes(header.size() + pixels.size());
+  std::memcpy(bytes.data(), header.data(), header.size());
+  std::memcpy(bytes.data() + header.size(), pixels.data(), pixels.size());
+  write_file_atomic(path, bytes);
+}
+
+}  // namespace medport::diffusion
