@@ -267,6 +267,17 @@ TEST(CliConvert, FullSizeCamusParameterCount) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "parameters:    33,473,330")) << r.out;  // fixture README's count
   EXPECT_TRUE(contains(r.out, "(100.0%)")) << r.out;
+
+  // Full-size parity on one 256x256 patch, fp32 and fp16.
+  nt::run_reference({"forward", folder, (tmp / "forward.npz").string()});
+  const auto ref = ckpt::NpzFile::open(tmp / "forward.npz");
+  runtime::Session fp32(tmp / "full.onnx");
+  nt::expect_fp32_parity(fp32.run({{"input", ref.read("input_0")}}).at(0).tensor, ref.read("logits_0"),
+                         "full-size logits");
+  ASSERT_EQ(run_medport({"convert", folder, "-o", (tmp / "half.onnx").string(), "--fp16"}).exit_code, 0);
+  runtime::Session fp16(tmp / "half.onnx");
+  nt::expect_fp16_parity(fp16.run({{"input", ref.read("input_0")}}).at(0).tensor, ref.read("logits_0"),
+                         "full-size fp16 logits");
 }
 
 }  // namespace

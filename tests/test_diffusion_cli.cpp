@@ -43,7 +43,7 @@ TEST_F(DiffusionCli, SampleReplaysTheDdpmFixture) {
   const auto last = want.to_f32();
   const std::vector<float> final_step(last.end() - static_cast<std::ptrdiff_t>(last.size() / n), last.end());
   EXPECT_LE(max_abs_diff(got, medport::Tensor::from_f32(got.shape(), final_step)), 1e-3);
-  EXPECT_TRUE(fs::exists(dir_ / "img" / "sample_000.ppm"));
+  EXPECT_TRUE(fs::exists(dir_ / "img" / "sample_000.png"));
 }
 
 TEST_F(DiffusionCli, InpaintReplaysTheRepaintFixture) {

@@ -110,6 +110,16 @@ TEST(TorchGenerator, MatchesLivePyTorch) {
   EXPECT_EQ(count_bit_mismatches(got, medport::ckpt::read_npz_member(out, "seq").to_f32()), 0u);
 }
 
+TEST(PrefetchingTorchNoise, SameSequenceAsTheGeneratorForAnySizes) {
+  medport::diffusion::PrefetchingTorchNoise prefetching(21);
+  TorchCpuGenerator plain(21);
+  for (const int n : {3072, 3072, 3072, 15, 15, 40, 3072, 1, 1}) {
+    std::vector<float> got(static_cast<std::size_t>(n));
+    prefetching.fill(got);
+    EXPECT_EQ(count_bit_mismatches(got, plain.randn(n)), 0u) << n;
+  }
+}
+
 TEST(RecordedNoise, ReplaysInOrderAndChecksDrawSizes) {
   RecordedNoise noise({1, 2, 3, 4, 5}, {2, 3}, "test");
   std::vector<float> a(2), b(3), c(1);

@@ -94,8 +94,21 @@ TEST(DiffusionImages, NetpbmRoundTripAndScaling) {
   d::write_netpbm(dir / "out.pgm", samples, 0);
   const Tensor back = d::load_diffusion_image(dir / "out.pgm", 1);
   EXPECT_NEAR(back.to_f32()[0], 127 / 127.5 - 1, 1e-6);
+  // PNG: RGB order survives the BGR storage of OpenCV.
+  const Tensor rgb = Tensor::from_f32({1, 3, 1, 2}, std::vector<float>{-1.0f, 1.0f, 0.0f, 0.0f, 1.0f, -1.0f});
+  d::write_png(dir / "rgb.png", rgb, 0);
+  EXPECT_EQ(d::to_uint8_pixels(d::load_diffusion_image(dir / "rgb.png", 3), 0),
+            (std::vector<std::uint8_t>{0, 127, 255, 255, 127, 0}));
+  EXPECT_EQ(d::load_keep_mask(dir / "rgb.png", 1).to_f32(), (std::vector<float>{0, 1}));  // red channel
+  {
+    std::FILE* f = std::fopen((dir / "broken.png").c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fputs("\x89PNG not really", f);
+    std::fclose(f);
+  }
+  EXPECT_THROW(d::load_diffusion_image(dir / "broken.png", 3), medport::InputError);
   EXPECT_THROW(d::load_diffusion_image(dir / "missing.pgm", 3), medport::InputError);
-  EXPECT_THROW(d::load_diffusion_image(dir / "out.png", 3), medport::InputError);
+  EXPECT_THROW(d::load_diffusion_image(dir / "out.gif", 3), medport::InputError);
 }
 
 }  // namespace

@@ -10,6 +10,8 @@ here): same module tree, hence the same state_dict keys, including the `.all_mod
                                           the generated configurations (see CASES)
   make-model PLANS_DIR OUT_DIR [--config C] [--seed S]
                                           random weights for an existing plans.json/dataset.json
+  forward MODEL_FOLDER OUT.npz [--batch B] [--seed S]
+                                          input_0 (patch size) -> logits_0 of fold 0's checkpoint
   export-onnx MODEL_FOLDER OUT.onnx       torch.onnx.export of the same network (benchmark)
   count-params PLANS_DIR [--config C]
   mutate CKPT OUT [--drop KEY] [--add KEY] [--reshape KEY]
@@ -581,6 +583,22 @@ def cmd_export_onnx(args):
     return 0
 
 
+def cmd_forward(args):
+    plans, dataset = load_folder(args.model_folder)
+    ckpt = torch.load(os.path.join(args.model_folder, "fold_0", "checkpoint_final.pth"), map_location="cpu")
+    config = ckpt["init_args"]["configuration"]
+    net = network_from_plans(plans, dataset, config)
+    net.load_state_dict(ckpt["network_weights"])
+    net.eval()
+    cfg = resolve_configuration(plans, config)
+    g = torch.Generator().manual_seed(args.seed)
+    x = torch.randn((args.batch, num_inputs(dataset, cfg), *cfg["patch_size"]), generator=g)
+    with torch.no_grad():
+        y = net(x)
+    np.savez(args.out, input_0=x.numpy(), logits_0=y.numpy())
+    return 0
+
+
 def cmd_mutate(args):
     ckpt = torch.load(args.checkpoint, map_location="cpu")
     sd = ckpt["network_weights"]
@@ -619,6 +637,11 @@ def main():
     e.add_argument("out")
     e.add_argument("--fold", type=int, default=0)
     e.add_argument("--opset", type=int, default=17)
+    fw = sub.add_parser("forward")
+    fw.add_argument("model_folder")
+    fw.add_argument("out")
+    fw.add_argument("--batch", type=int, default=1)
+    fw.add_argument("--seed", type=int, default=0)
     mu = sub.add_parser("mutate")
     mu.add_argument("checkpoint")
     mu.add_argument("out")
@@ -629,7 +652,7 @@ def main():
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     return {"verify": cmd_verify, "make-case": cmd_make_case, "make-model": cmd_make_model,
             "count-params": cmd_count_params, "export-onnx": cmd_export_onnx,
-            "mutate": cmd_mutate}[args.cmd](args)
+            "mutate": cmd_mutate, "forward": cmd_forward}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ struct ConvertArgs {
   bool fp16 = false;
   int opset = 17;
   bool deep_supervision = false;
+  std::string config;
 };
 
 std::string with_thousands(std::int64_t v) {
@@ -39,6 +40,7 @@ int run(const ConvertArgs& args) {
   request.fp16 = args.fp16;
   request.opset = args.opset;
   request.deep_supervision = args.deep_supervision;
+  request.config = args.config;
   const models::ConvertReport r = models::convert(request);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -70,6 +72,9 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--opset", args->opset, "ONNX opset (17)")->check(CLI::Range(17, 17));
   cmd->add_flag("--deep-supervision", args->deep_supervision,
                 "Also output the lower-resolution segmentation heads (highest resolution first)");
+  cmd->add_option("--config", args->config,
+                  "Model configuration (.json/.yaml) for what the weights cannot tell (IRIS: volume_shape, heads)")
+      ->check(CLI::ExistingFile);
   return [args] { return run(*args); };
 }
 

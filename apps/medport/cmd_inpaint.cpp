@@ -57,7 +57,7 @@ int run(const InpaintArgs& a) {
 
   std::unique_ptr<d::NoiseSource> noise;
   if (a.noise_npz.empty()) {
-    noise = std::make_unique<d::TorchNoise>(a.seed);
+    noise = std::make_unique<d::PrefetchingTorchNoise>(a.seed);
   } else {
     noise = std::make_unique<d::RecordedNoise>(d::RecordedNoise::from_npz(a.noise_npz));
   }
@@ -69,8 +69,8 @@ int run(const InpaintArgs& a) {
     for (std::int64_t i = 0; i < a.batch; ++i) {
       std::string name = std::to_string(i);
       name = "inpainted_" + std::string(name.size() < 3 ? 3 - name.size() : 0, '0') + name +
-             (s.in_channels == 1 ? ".pgm" : ".ppm");
-      d::write_netpbm(std::filesystem::path(a.images) / name, result, i);
+             ".png";
+      d::write_png(std::filesystem::path(a.images) / name, result, i);
     }
   }
   const auto counts = d::count_repaint_steps(d::repaint_times(s.repaint));
@@ -84,10 +84,10 @@ medport::cli::Runner setup(CLI::App& root) {
   auto a = std::make_shared<InpaintArgs>();
   auto* cmd = root.add_subcommand("inpaint", "Inpaint an image with RePaint and a compiled guided-diffusion UNet");
   cmd->add_option("model", a->model, "ONNX UNet written by `medport convert` (reads MODEL.medport.json)")->required();
-  cmd->add_option("--image", a->image, "image: 8-bit .pgm/.ppm, or .npz with 'image' in [-1,1]")->required();
+  cmd->add_option("--image", a->image, "image: 8-bit .png/.jpg/.bmp/.tif/.pgm/.ppm, or .npz with 'image' in [-1,1]")->required();
   cmd->add_option("--mask", a->mask, "keep mask, same size: 255 (or 1 in .npz 'mask') = known pixel")->required();
   cmd->add_option("-o,--output", a->output, "npz receiving 'inpainted' [N,C,H,W] in [-1,1]")->required();
-  cmd->add_option("--images", a->images, "folder receiving inpainted_NNN.ppm/.pgm (8-bit)");
+  cmd->add_option("--images", a->images, "folder receiving inpainted_NNN.png (8-bit)");
   cmd->add_option("--seed", a->seed, "torch.manual_seed value: the same draws as torch.randn on CPU");
   cmd->add_option("--noise-npz", a->noise_npz, "replay recorded draws ('noise_draws' [+ 'noise_draw_shapes'])");
   cmd->add_option("--batch", a->batch, "inpaint this many copies of the image at once")->check(CLI::Range(1, 1024));

@@ -42,9 +42,10 @@ std::string human_bytes(std::uint64_t n) {
   return buf;
 }
 
-std::string compact(const json& j) {
-  return j.is_string() ? j.get<std::string>() : j.dump();
-}
+// One-line JSON text; invalid UTF-8 from pickled strings is replaced, never fatal.
+std::string dump_line(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string compact(const json& j) { return j.is_string() ? j.get<std::string>() : dump_line(j); }
 
 // Fits `text` into `width` columns, cutting the middle (paths differ at both ends).
 std::string fit(const std::string& text, std::size_t width) {
@@ -89,11 +90,11 @@ void print_nnunet(const json& n) {
   std::string line;
   for (const char* key : {"trainer", "configuration", "fold", "epoch"})
     if (n.contains(key)) line += (line.empty() ? "" : ", ") + std::string(key) + " " + compact(n[key]);
-  if (n.contains("mirroring_axes")) line += ", mirroring axes " + n["mirroring_axes"].dump();
+  if (n.contains("mirroring_axes")) line += ", mirroring axes " + dump_line(n["mirroring_axes"]);
   print_field("nnU-Net", line);
   if (n.contains("labels")) {
     std::string labels;
-    for (const auto& [name, value] : n["labels"].items()) labels += (labels.empty() ? "" : ", ") + name + "=" + value.dump();
+    for (const auto& [name, value] : n["labels"].items()) labels += (labels.empty() ? "" : ", ") + name + "=" + dump_line(value);
     print_field("", "labels: " + labels);
   }
   if (n.contains("plans")) {
@@ -138,7 +139,7 @@ void print_tensors(const json& r, bool all, std::size_t width) {
     else if (!all && alias_count[storage] > 1) note += " (+" + std::to_string(alias_count[storage] - 1) + " aliases)";
     const std::string shown_path = all ? path : path.substr(prefix.size());
     std::printf("  %-*s %-8s %s%s\n", static_cast<int>(name_width), fit(shown_path, name_width).c_str(),
-                t["dtype"].get<std::string>().c_str(), t["shape"].dump().c_str(), note.c_str());
+                t["dtype"].get<std::string>().c_str(), dump_line(t["shape"]).c_str(), note.c_str());
     ++shown;
   }
   if (shown == 0) std::printf("  (none)\n");
@@ -173,7 +174,8 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_flag("--all", args->all, "list every tensor path, aliases included");
   return [args] {
     const auto report = medport::models::build_checkpoint_report(args->file);
-    if (args->as_json) std::cout << report.dump(2) << "\n";
+    // Pickled strings may hold lone surrogates (Python allows them); never fail on them.
+    if (args->as_json) std::cout << report.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     else print_human(report, args->all);
     return 0;
   };

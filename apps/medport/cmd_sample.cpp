@@ -47,7 +47,7 @@ int run(const SampleArgs& a) {
 
   std::unique_ptr<d::NoiseSource> noise;
   if (a.noise_npz.empty()) {
-    noise = std::make_unique<d::TorchNoise>(a.seed);
+    noise = std::make_unique<d::PrefetchingTorchNoise>(a.seed);
   } else {
     noise = std::make_unique<d::RecordedNoise>(d::RecordedNoise::from_npz(a.noise_npz));
   }
@@ -62,8 +62,8 @@ int run(const SampleArgs& a) {
     for (std::int64_t i = 0; i < a.batch; ++i) {
       std::string name = std::to_string(i);
       name = "sample_" + std::string(name.size() < 3 ? 3 - name.size() : 0, '0') + name +
-             (s.in_channels == 1 ? ".pgm" : ".ppm");
-      d::write_netpbm(std::filesystem::path(a.images) / name, samples, i);
+             ".png";
+      d::write_png(std::filesystem::path(a.images) / name, samples, i);
     }
   }
   std::fprintf(stderr, "%lld sample(s) %s, %d steps (%s, respacing %s) -> %s\n", static_cast<long long>(a.batch),
@@ -77,7 +77,7 @@ medport::cli::Runner setup(CLI::App& root) {
   auto* cmd = root.add_subcommand("sample", "Generate images with a compiled guided-diffusion UNet (DDPM or DDIM)");
   cmd->add_option("model", a->model, "ONNX UNet written by `medport convert` (reads MODEL.medport.json)")->required();
   cmd->add_option("-o,--output", a->output, "npz receiving 'samples' [N,C,H,W] in [-1,1]")->required();
-  cmd->add_option("--images", a->images, "folder receiving sample_NNN.ppm/.pgm (8-bit)");
+  cmd->add_option("--images", a->images, "folder receiving sample_NNN.png (8-bit)");
   cmd->add_option("--seed", a->seed, "torch.manual_seed value: the same draws as torch.randn on CPU");
   cmd->add_option("--noise-npz", a->noise_npz, "replay recorded draws (array 'noise_draws') instead of --seed");
   cmd->add_option("--batch", a->batch, "images per batch")->check(CLI::Range(1, 1024));

@@ -77,8 +77,9 @@ std::string Builder::State::prefixed(std::string_view hint) const {
 }
 
 std::string Builder::State::claim(std::set<std::string>& used, const std::string& base) {
-  std::string name = base.empty() ? std::string("node") : base;
-  for (int i = 1; used.count(name); ++i) name = base + "_" + std::to_string(i);
+  const std::string stem = base.empty() ? std::string("node") : base;
+  std::string name = stem;
+  for (int i = 1; used.count(name); ++i) name = stem + "_" + std::to_string(i);
   used.insert(name);
   return name;
 }
@@ -232,6 +233,7 @@ void Builder::set_doc_string(const std::string& text) { state_->graph.doc_string
 
 Value Builder::initializer(const std::string& name, Tensor tensor) {
   State& s = *state_;
+  if (name.empty()) throw UsageError("initializer needs a name");
   if (!tensor.defined()) throw UsageError("initializer '" + name + "' has no tensor");
   const std::string final_name = State::claim(s.value_names, name);
   const DType dtype = tensor.dtype();

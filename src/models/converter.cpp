@@ -5,6 +5,7 @@
 #include "medport/error.hpp"
 #include "medport/models/detect_family.hpp"
 #include "medport/models/guided_diffusion/convert.hpp"
+#include "medport/models/iris/iris.hpp"
 #include "medport/models/nnunet/convert.hpp"
 #include "models/checkpoint_io.hpp"
 
@@ -13,7 +14,8 @@ namespace medport::models {
 const std::vector<FamilyConverter>& family_converters() {
   // One entry per supported family; add new families here.
   static const std::vector<FamilyConverter> converters{nnunet::nnunet_family_converter(),
-                                                      guided_diffusion::guided_diffusion_family_converter()};
+                                                      guided_diffusion::guided_diffusion_family_converter(),
+                                                      iris::iris_family_converter()};
   return converters;
 }
 

@@ -22,6 +22,7 @@ struct ConvertRequest {
   bool fp16 = false;
   int opset = 17;
   bool deep_supervision = false;
+  std::filesystem::path config;  // hyperparameters the weights cannot tell (IRIS: config.json/.yaml)
 };
 
 struct ConvertReport {

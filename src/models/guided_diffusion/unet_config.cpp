@@ -123,6 +123,7 @@ UNetConfig infer_unet_config(const StateDict& sd, const UNetChoices& choices, co
 
   const std::size_t outputs = keys.count_blocks("output_blocks");
   if (outputs == 0) keys.fail("no output_blocks");
+  if (outputs > 1000) keys.fail("implausibly many output_blocks (" + std::to_string(outputs) + ")");
   // The first output block ending in an upsampler closes the deepest level: its index is
   // num_res_blocks. An upsampler is a layer after position 0 with a `.conv` or a ResBlock.
   std::optional<std::size_t> first_up;

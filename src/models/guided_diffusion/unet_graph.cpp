@@ -60,9 +60,14 @@ class UNetGraphBuilder {
       freqs[static_cast<std::size_t>(i)] =
           std::exp((minus_log_period * static_cast<float>(i)) / static_cast<float>(half));
     }
-    const Value tf = b_.unsqueeze(b_.cast(t, DType::F32, "t_float"), {1}, "t_column");
-    const Value args = b_.mul(tf, b_.const_f32(freqs, {1, half}, "freqs"), "args");
-    Value emb = b_.concat({b_.cos(args, "cos"), b_.sin(args, "sin")}, 1, "sinusoid");
+    Value emb;
+    {
+      // Arguments reach 4000 rad: the sinusoid must stay float32 even in an fp16 graph.
+      auto fp32 = b_.keep_fp32();
+      const Value tf = b_.unsqueeze(b_.cast(t, DType::F32, "t_float"), {1}, "t_column");
+      const Value args = b_.mul(tf, b_.const_f32(freqs, {1, half}, "freqs"), "args");
+      emb = b_.concat({b_.cos(args, "cos"), b_.sin(args, "sin")}, 1, "sinusoid");
+    }
     emb = b_.linear(emb, weight("time_embed.0.weight"), weight("time_embed.0.bias"), "0");
     emb = b_.silu(emb, "1");
     emb = b_.linear(emb, weight("time_embed.2.weight"), weight("time_embed.2.bias"), "2");

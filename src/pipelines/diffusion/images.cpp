@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <opencv2/imgcodecs.hpp>
 #include <string>
 
 #include "medport/checkpoint/npy.hpp"
@@ -68,8 +69,60 @@ Netpbm read_netpbm(const std::filesystem::path& path) {
   return image;
 }
 
+std::string lower_extension(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+
+bool is_codec_image(const std::filesystem::path& path) {
+  const std::string ext = lower_extension(path);
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".tif" || ext == ".tiff";
+}
+
+// PNG/JPEG/BMP/TIFF through OpenCV: 8-bit gray, RGB or RGBA (alpha dropped, like PIL convert("RGB")).
+Netpbm read_codec_image(const std::filesystem::path& path) {
+  const std::vector<std::byte> bytes = read_file(path, std::size_t{1} << 30);
+  const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U, const_cast<std::byte*>(bytes.data()));
+  cv::Mat decoded;
+  try {
+    decoded = cv::imdecode(encoded, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    throw InputError(path.string(), std::string("cannot decode the image: ") + e.what());
+  }
+  if (decoded.empty()) throw InputError(path.string(), "cannot decode the image");
+  if (decoded.depth() != CV_8U) throw InputError(path.string(), "only 8-bit images are supported");
+  if (decoded.dims != 2 || decoded.rows > kMaxSide || decoded.cols > kMaxSide) {
+    throw InputError(path.string(), "image size is out of range");
+  }
+  const int channels = decoded.channels();
+  if (channels != 1 && channels != 3 && channels != 4) {
+    throw InputError(path.string(), std::to_string(channels) + "-channel images are not supported");
+  }
+  Netpbm image;
+  image.width = decoded.cols;
+  image.height = decoded.rows;
+  image.channels = channels == 1 ? 1 : 3;
+  image.pixels.resize(static_cast<std::size_t>(image.width * image.height * image.channels));
+  for (int y = 0; y < decoded.rows; ++y) {
+    const std::uint8_t* row = decoded.ptr<std::uint8_t>(y);
+    for (int x = 0; x < decoded.cols; ++x) {
+      std::uint8_t* dst = image.pixels.data() + (static_cast<std::size_t>(y) * decoded.cols + x) * image.channels;
+      if (channels == 1) {
+        dst[0] = row[x];
+      } else {  // OpenCV stores BGR(A)
+        const std::uint8_t* src = row + static_cast<std::size_t>(x) * channels;
+        dst[0] = src[2];
+        dst[1] = src[1];
+        dst[2] = src[0];
+      }
+    }
+  }
+  return image;
+}
+
 bool is_netpbm(const std::filesystem::path& path) {
-  const std::string ext = path.extension().string();
+  const std::string ext = lower_extension(path);
   return ext == ".pgm" || ext == ".ppm" || ext == ".pnm";
 }
 
@@ -124,13 +177,14 @@ Tensor from_npz(const std::filesystem::path& path, const std::string& preferred,
 
 Tensor load_diffusion_image(const std::filesystem::path& path, std::int64_t channels) {
   if (is_netpbm(path)) return from_pixels(read_netpbm(path), channels, 1.0f / 127.5f, -1.0f, path.string());
+  if (is_codec_image(path)) return from_pixels(read_codec_image(path), channels, 1.0f / 127.5f, -1.0f, path.string());
   if (path.extension() == ".npz") return from_npz(path, "image", channels, -1.0f, 1.0f);
-  throw InputError(path.string(), "unsupported image format (use .pgm/.ppm or .npz)");
+  throw InputError(path.string(), "unsupported image format (use .png/.jpg/.bmp/.tif, .pgm/.ppm or .npz)");
 }
 
 Tensor load_keep_mask(const std::filesystem::path& path, std::int64_t channels) {
-  if (is_netpbm(path)) {
-    Netpbm image = read_netpbm(path);
+  if (is_netpbm(path) || is_codec_image(path)) {
+    Netpbm image = is_netpbm(path) ? read_netpbm(path) : read_codec_image(path);
     if (image.channels == 3) {  // a colour mask: keep where the first channel is set
       std::vector<std::uint8_t> first(static_cast<std::size_t>(image.width * image.height));
       for (std::size_t i = 0; i < first.size(); ++i) first[i] = image.pixels[i * 3];
@@ -140,7 +194,7 @@ Tensor load_keep_mask(const std::filesystem::path& path, std::int64_t channels) 
     return from_pixels(image, channels, 1.0f / 255.0f, 0.0f, path.string());
   }
   if (path.extension() == ".npz") return from_npz(path, "mask", channels, 0.0f, 1.0f);
-  throw InputError(path.string(), "unsupported mask format (use .pgm/.ppm or .npz)");
+  throw InputError(path.string(), "unsupported mask format (use .png/.bmp/.tif, .pgm/.ppm or .npz)");
 }
 
 std::vector<std::uint8_t> to_uint8_pixels(const Tensor& samples, std::int64_t index) {
@@ -158,6 +212,21 @@ std::vector<std::uint8_t> to_uint8_pixels(const Tensor& samples, std::int64_t in
     }
   }
   return pixels;
+}
+
+void write_png(const std::filesystem::path& path, const Tensor& samples, std::int64_t index) {
+  const Shape& s = samples.shape();
+  if (s.size() != 4 || (s[1] != 1 && s[1] != 3)) {
+    throw UsageError("only 1- or 3-channel samples can be written as PNG, got " + shape_string(s));
+  }
+  std::vector<std::uint8_t> pixels = to_uint8_pixels(samples, index);
+  if (s[1] == 3) {
+    for (std::size_t i = 0; i < pixels.size(); i += 3) std::swap(pixels[i], pixels[i + 2]);  // RGB -> BGR
+  }
+  const cv::Mat image(static_cast<int>(s[2]), static_cast<int>(s[3]), s[1] == 3 ? CV_8UC3 : CV_8UC1, pixels.data());
+  std::vector<std::uint8_t> encoded;
+  if (!cv::imencode(".png", image, encoded)) throw std::runtime_error("PNG encoding failed for " + path.string());
+  write_file_atomic(path, std::as_bytes(std::span<const std::uint8_t>(encoded)));
 }
 
 void write_netpbm(const std::filesystem::path& path, const Tensor& samples, std::int64_t index) {

@@ -7,6 +7,27 @@
 
 namespace medport::diffusion {
 
+PrefetchingTorchNoise::~PrefetchingTorchNoise() {
+  if (pending_.valid()) pending_.wait();
+}
+
+void PrefetchingTorchNoise::fill(std::span<float> out) {
+  bool served = false;
+  if (pending_.valid()) {
+    pending_.get();
+    if (next_.size() == out.size()) {
+      std::copy(next_.begin(), next_.end(), out.begin());
+      served = true;
+    } else {
+      generator_ = before_prefetch_;
+    }
+  }
+  if (!served) generator_.randn(out);
+  before_prefetch_ = generator_;
+  next_.resize(out.size());
+  pending_ = std::async(std::launch::async, [this] { generator_.randn(std::span<float>(next_)); });
+}
+
 RecordedNoise::RecordedNoise(std::vector<float> values, std::vector<std::int64_t> draw_sizes, std::string source)
     : values_(std::move(values)), draw_sizes_(std::move(draw_sizes)), source_(std::move(source)) {
   std::int64_t total = 0;

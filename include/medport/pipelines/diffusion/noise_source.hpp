@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <future>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,6 +28,24 @@ class TorchNoise final : public NoiseSource {
 
  private:
   TorchCpuGenerator generator_;
+};
+
+// TorchNoise that generates the next draw on a worker thread while the caller (the model) works.
+// The sequence is identical to TorchNoise's: a prefetched draw of the wrong size is discarded
+// and the generator rewound.
+class PrefetchingTorchNoise final : public NoiseSource {
+ public:
+  explicit PrefetchingTorchNoise(std::uint64_t seed) : generator_(seed) {}
+  ~PrefetchingTorchNoise() override;
+  PrefetchingTorchNoise(const PrefetchingTorchNoise&) = delete;
+  PrefetchingTorchNoise& operator=(const PrefetchingTorchNoise&) = delete;
+  void fill(std::span<float> out) override;
+
+ private:
+  TorchCpuGenerator generator_;
+  TorchCpuGenerator before_prefetch_;
+  std::vector<float> next_;
+  std::future<void> pending_;
 };
 
 class RecordedNoise final : public NoiseSource {

@@ -1,0 +1,142 @@
+// `medport segment MODEL.onnx INPUT... -o OUTDIR`: nnU-Net sliding-window segmentation of
+// single cases or whole folders (resumable: finished cases are skipped).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "command.hpp"
+#include "medport/error.hpp"
+#include "medport/pipelines/segment/case_runner.hpp"
+#include "medport/pipelines/segment/progress.hpp"
+#include "medport/runtime/session.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct SegmentArgs {
+  std::vector<std::string> models;  // the positional MODEL plus any --ensemble models
+  std::string model;
+  std::vector<std::string> inputs;
+  std::string output_dir;
+  bool preprocessed = false;
+  bool save_logits = false;
+  bool save_probabilities = false;
+  bool no_tta = false;
+  bool no_overlay = false;
+  bool contours = false;
+  bool overwrite = false;
+  bool fp16_gaussian = false;
+  double alpha = 0.45;
+  int threads = 0;
+  int workers = 1;
+  int tile_batch = 1;
+  std::string provider = "cpu";
+};
+
+int run(const SegmentArgs& args) {
+  using namespace medport;
+  using Clock = std::chrono::steady_clock;
+  if (!args.preprocessed)
+    throw UsageError(
+        "raw images need the imaging readers and nnU-Net preprocessing, which this build does not have yet; "
+        "pass --preprocessed with a (C, *spatial) .npy already normalized and at the model's target spacing");
+
+  runtime::SessionOptions session_options;
+  session_options.intra_op_threads = args.threads;
+  session_options.provider = runtime::parse_provider(args.provider);
+  if (session_options.provider == runtime::Provider::Cuda && !runtime::cuda_provider_available())
+    throw UsageError("--provider cuda: the CUDA execution provider is not available on this machine");
+
+  std::vector<fs::path> input_paths(args.inputs.begin(), args.inputs.end());
+  const auto cases = segment::collect_case_inputs(input_paths);
+
+  std::vector<segment::LoadedModel> models;
+  models.push_back(segment::load_model(args.model, session_options));
+  for (const auto& extra : args.models) models.push_back(segment::load_model(extra, session_options));
+  if (models.front().info.has_regions)
+    throw InputError(models.front().info.sidecar_path.string(),
+                     "region-based (sigmoid) models are outside what `medport segment` supports so far");
+
+  segment::CaseOptions options;
+  options.output_dir = args.output_dir;
+  options.save_logits = args.save_logits;
+  options.save_probabilities = args.save_probabilities;
+  options.overlay = !args.no_overlay;
+  options.overlay_options.contours = args.contours;
+  options.overlay_options.alpha = args.alpha;
+  options.predictor.mirror = !args.no_tta;
+  options.predictor.tile_batch = args.tile_batch;
+  options.predictor.workers = args.workers;
+  options.predictor.gaussian_precision =
+      args.fp16_gaussian ? imaging::GaussianPrecision::Float16 : imaging::GaussianPrecision::Float32;
+  fs::create_directories(options.output_dir);
+
+  const bool terminal = ::isatty(STDERR_FILENO) != 0;
+  segment::BatchProgress progress(cases.size(), terminal);
+  options.predictor.progress = [&progress](const segment::Progress& p) { progress.tile_progress(p.done, p.total); };
+
+  std::size_t ok = 0, skipped = 0, failed = 0;
+  double busy_seconds = 0.0;
+  std::vector<std::string> failures;
+  const auto start = Clock::now();
+  for (const auto& input : cases) {
+    const std::string name = segment::case_name_for(input);
+    if (!args.overwrite && fs::exists(segment::summary_path(options.output_dir, name))) {
+      ++skipped;
+      progress.case_done(name, "already done, skipped");
+      continue;
+    }
+    try {
+      const auto result = segment::segment_preprocessed_case(models, input, options);
+      ++ok;
+      busy_seconds += result.seconds;
+      char note[64];
+      std::snprintf(note, sizeof note, "done in %.2f s", result.seconds);
+      progress.case_done(name, note);
+    } catch (const InputError& e) {
+      ++failed;
+      failures.push_back(e.what());
+      progress.case_done(name, std::string("FAILED: ") + e.what());
+    }
+  }
+  progress.finish();
+  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  std::fprintf(stderr, "segmented %zu case(s), skipped %zu already done, %zu failed in %s", ok, skipped, failed,
+               segment::format_duration(wall).c_str());
+  if (ok > 0) std::fprintf(stderr, " (%.2f s per case)", busy_seconds / static_cast<double>(ok));
+  std::fprintf(stderr, " -> %s\n", options.output_dir.c_str());
+  for (const auto& f : failures) std::fprintf(stderr, "  failed: %s\n", f.c_str());
+  return failed == 0 ? 0 : 3;
+}
+
+medport::cli::Runner setup(CLI::App& root) {
+  auto args = std::make_shared<SegmentArgs>();
+  auto* cmd = root.add_subcommand(
+      "segment", "nnU-Net sliding-window segmentation of images or folders with a converted model (MODEL.medport.json beside it)");
+  cmd->add_option("model", args->model, "converted model (.onnx; its sidecar MODEL.medport.json next to it)")->required();
+  cmd->add_option("inputs", args->inputs, "input .npy files and/or folders of them")->required();
+  cmd->add_option("-o,--output", args->output_dir, "output folder")->required();
+  cmd->add_option("--ensemble", args->models, "further models (e.g. other folds) whose logits are averaged");
+  cmd->add_flag("--preprocessed", args->preprocessed, "inputs are (C, *spatial) arrays already normalized and at target spacing");
+  cmd->add_flag("--save-logits", args->save_logits, "write <case>_logits.npz (key 'logits', K x spatial)");
+  cmd->add_flag("--save-probabilities", args->save_probabilities, "write <case>_probabilities.npz (softmax)");
+  cmd->add_flag("--no-tta", args->no_tta, "no test-time mirroring");
+  cmd->add_flag("--no-overlay", args->no_overlay, "no overlay PNG for 2D cases");
+  cmd->add_flag("--contours", args->contours, "overlay draws label outlines instead of filled regions");
+  cmd->add_option("--alpha", args->alpha, "overlay fill opacity")->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--overwrite", args->overwrite, "redo cases whose summary already exists");
+  cmd->add_flag("--fp16-gaussian", args->fp16_gaussian,
+                "store the Gaussian map in float16 like nnUNetPredictor (default float32, as the parity fixtures)");
+  cmd->add_option("--threads", args->threads, "intra-op threads per Run (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--workers", args->workers, "Run calls in flight at once, sharing one session")->check(CLI::Range(1, 64));
+  cmd->add_option("--tile-batch", args->tile_batch, "network inputs (tiles x mirror variants) per Run call")->check(CLI::Range(1, 256));
+  cmd->add_option("--provider", args->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
+  return [args] { return run(*args); };
+}
+
+}  // namespace
+MEDPORT_COMMAND(setup);

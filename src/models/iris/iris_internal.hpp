@@ -1,0 +1,49 @@
+#pragma once
+// Pieces shared by the IRIS files: configuration parsing and the graph building blocks.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "medport/graph/builder.hpp"
+#include "medport/models/iris/iris.hpp"
+
+namespace medport::models::iris {
+
+IrisChoices choices_from_json(const nlohmann::json& j, const std::string& source);
+// Fields unset in `primary` are taken from `fallback`.
+IrisChoices merge_choices(const IrisChoices& primary, const IrisChoices& fallback);
+// The YAML subset a flat config needs: `key: scalar`, `key: [a, b, c]` and block lists
+// (`key:` followed by `- item` lines); comments with '#'. Throws InputError otherwise.
+nlohmann::json parse_flat_yaml(const std::string& text, const std::string& source);
+// Every tensor the graphs read, with its expected shape.
+std::vector<std::pair<std::string, Shape>> expected_parameters(const IrisConfig& config);
+
+// Graph blocks. Weights are looked up in the state dict by their checkpoint names.
+class GraphParts {
+ public:
+  GraphParts(graph::Builder& b, const IrisConfig& config, const StateDict& sd) : b_(b), c_(config), sd_(sd) {}
+
+  graph::Value weight(const std::string& name);
+  // ResidualBlock: conv3x3(stride) -> IN -> LeakyReLU -> conv3x3 -> IN, + proj(x), LeakyReLU.
+  graph::Value residual_block(const std::string& prefix, const graph::Value& x, std::int64_t stride, bool has_proj);
+  struct EncoderOut {
+    graph::Value features;             // (B, C, d, h, w)
+    std::vector<graph::Value> skips;   // shallow to deep, 4 of them
+  };
+  EncoderOut encoder(const graph::Value& image);
+  // nn.MultiheadAttention(batch_first=True) over (N, L, C) sequences; returns (N, Lq, C).
+  graph::Value attention(const std::string& prefix, const graph::Value& query, const graph::Value& key_value);
+
+  graph::Builder& builder() { return b_; }
+  const IrisConfig& config() const { return c_; }
+
+ private:
+  graph::Value projection(const std::string& prefix, const graph::Value& x, int part);
+  graph::Builder& b_;
+  const IrisConfig& c_;
+  const StateDict& sd_;
+};
+
+}  // namespace medport::models::iris
