@@ -83,6 +83,16 @@ case "$target" in
   *) echo "run.sh: unknown target $target" >&2; exit 2 ;;
 esac
 
+# libFuzzer's -detect_leaks=0 leaves LeakSanitizer's exit-time check on; turn that off too.
+for flag in "$@"; do
+  if [[ "$flag" == -detect_leaks=0 ]]; then
+    export ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+  fi
+done
+
+# Inputs that once failed stay in the corpus so every run re-checks them.
+seed $(find "$here/regressions/$target" -type f 2>/dev/null)
+
 echo "run.sh: $target for ${seconds}s, corpus $(ls "$corpus" | wc -l) files, max_len $max_len" >&2
 exec "$binary" "$corpus" \
   -max_total_time="$seconds" -rss_limit_mb=2048 -max_len="$max_len" -timeout=10 \

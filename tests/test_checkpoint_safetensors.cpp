@@ -53,7 +53,8 @@ std::string f32_bytes(std::initializer_list<float> values) {
 }
 
 ckpt::NamedTensors every_dtype() {
-  const std::vector<float> v{0.5f, -1.0f, 2.0f, 3.0f, 0.0f, 1.0f};
+  // In range for every dtype (converting out-of-range floats to integers is undefined).
+  const std::vector<float> v{0.5f, 4.0f, 2.0f, 3.0f, 0.0f, 1.0f};
   ckpt::NamedTensors t;
   for (const DType d : {DType::F32, DType::F64, DType::F16, DType::BF16, DType::I64, DType::I32, DType::I16,
                         DType::I8, DType::U8, DType::Bool})

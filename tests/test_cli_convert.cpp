@@ -190,6 +190,7 @@ TEST(CliConvert, UsageErrors) {
   EXPECT_EQ(run_medport({"convert", "x.pth", "-o", (tmp / "a.onnx").string(), "--opset", "18"}).exit_code, 2);
   EXPECT_EQ(run_medport({"convert", "x.pth", "-o", (tmp / "a.onnx").string(), "--checkpoint", "last"}).exit_code, 2);
   EXPECT_EQ(run_medport({"convert", "x.pth", "-o", (tmp / "a.onnx").string(), "--bogus"}).exit_code, 2);
+  EXPECT_EQ(run_medport({"convert", tmp.path().string(), "-o", tmp.path().string()}).exit_code, 2);
 }
 
 TEST(CliConvert, BadInputs) {

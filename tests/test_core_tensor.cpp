@@ -70,3 +70,14 @@ TEST(Tensor, ConvertsBetweenDtypes) {
 }
 
 }  // namespace
+
+namespace {
+TEST(Tensor, FloatToIntegerConversionSaturates) {
+  const std::vector<float> v{-1.0f, 300.0f, std::nanf(""), 1e30f, -1e30f, 7.0f};
+  EXPECT_EQ(Tensor::from_f32({6}, v).to(DType::U8).to_f32(), (std::vector<float>{0, 255, 0, 255, 0, 7}));
+  EXPECT_EQ(Tensor::from_f32({6}, v).to(DType::I8).to_f32(), (std::vector<float>{-1, 127, 0, 127, -128, 7}));
+  const auto i64 = Tensor::from_f32({6}, v).to(DType::I64);
+  EXPECT_EQ(i64.data<std::int64_t>()[3], std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(i64.data<std::int64_t>()[4], std::numeric_limits<std::int64_t>::lowest());
+}
+}  // namespace

@@ -217,7 +217,8 @@ class PreprocessingVsPython : public ::testing::Test {
 
   void write_case(int id, const Scenario& s, const PreprocessedCase& pre, std::vector<float>& logits) {
     const std::string tag = std::to_string(id);
-    medport::ckpt::write_npy_file(dir / ("in_" + tag + ".npy"), Tensor::from_f32(s.image.shape, s.image.data));
+    const Image layout = to_nnunet_layout(s.image);
+    medport::ckpt::write_npy_file(dir / ("in_" + tag + ".npy"), Tensor::from_f32(layout.shape, layout.data));
     Shape lshape{s.heads};
     lshape.insert(lshape.end(), pre.record.shape_after_resampling.begin(), pre.record.shape_after_resampling.end());
     logits = random_values(static_cast<std::size_t>(medport::shape_numel(lshape)), 7000U + static_cast<unsigned>(id), -4, 4);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "medport/checkpoint/npy.hpp"
 #include "medport/util/file_io.hpp"
@@ -99,8 +100,8 @@ TEST_F(SegmentCli, ProbabilitiesContoursAndUsageErrors) {
   }
   EXPECT_TRUE(fs::exists(out / "c_overlay.png"));
 
-  r = run_medport({"segment", onnx_.string(), (dir_ / "c.npy").string(), "-o", out.string()});
-  EXPECT_EQ(r.exit_code, 2);  // raw images need --preprocessed in this build
+  r = run_medport({"segment", onnx_.string(), (dir_ / "c.npy").string(), "-o", out.string(), "--workers", "0"});
+  EXPECT_EQ(r.exit_code, 2);
   r = run_medport({"segment", (dir_ / "missing.onnx").string(), (dir_ / "c.npy").string(), "-o", out.string(),
                    "--preprocessed"});
   EXPECT_EQ(r.exit_code, 3);
@@ -110,6 +111,28 @@ TEST_F(SegmentCli, ProbabilitiesContoursAndUsageErrors) {
   r = run_medport({"segment", onnx_.string(), (dir_ / "junk.npy").string(), "-o", out.string(), "--preprocessed"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("junk.npy"), std::string::npos) << r.err;
+}
+
+TEST_F(SegmentCli, RawPngRunsPreprocessingAndExportsInTheInputGeometry) {
+  // A 2D gray PNG (spacing 1 mm): preprocessing resamples to 0.3 mm, export brings it back.
+  cv::Mat img(60, 45, CV_8UC1);
+  for (int r = 0; r < img.rows; ++r)
+    for (int c = 0; c < img.cols; ++c) img.at<std::uint8_t>(r, c) = static_cast<std::uint8_t>((r * 7 + c * 3) % 256);
+  ASSERT_TRUE(cv::imwrite((dir_ / "echo.png").string(), img));
+  const auto out = dir_ / "out";
+  const auto r = run_medport({"segment", onnx_.string(), (dir_ / "echo.png").string(), "-o", out.string(), "--no-tta"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const cv::Mat seg = cv::imread((out / "echo_seg.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_FALSE(seg.empty());
+  EXPECT_EQ(seg.rows, 60);
+  EXPECT_EQ(seg.cols, 45);
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(seg, &lo, &hi);
+  EXPECT_LE(hi, 3.0);
+  const auto summary = read_json(out / "echo.json");
+  EXPECT_EQ(summary["input"]["preprocessed"], false);
+  EXPECT_EQ(summary["shape"], (std::vector<int>{60, 45}));
+  EXPECT_TRUE(fs::exists(out / "echo_overlay.png"));
 }
 
 }  // namespace

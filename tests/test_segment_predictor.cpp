@@ -238,13 +238,24 @@ TEST(SegmentCases, NamesInputsAndDuration) {
   write_file_atomic(dir / "in" / "a.npy", std::string_view("x"));
   write_file_atomic(dir / "in" / "notes.txt", std::string_view("x"));
   const std::vector<std::filesystem::path> inputs{dir / "in"};
-  const auto found = collect_case_inputs(inputs);
+  const auto found = collect_cases(inputs, true);
   ASSERT_EQ(found.size(), 2u);
-  EXPECT_EQ(found[0].filename(), "a.npy");
+  EXPECT_EQ(found[0].name, "a");
+  EXPECT_EQ(found[0].files.at(0).filename(), "a.npy");
   const std::vector<std::filesystem::path> twice{dir / "in", dir / "in" / "a.npy"};
-  EXPECT_THROW(collect_case_inputs(twice), UsageError);
+  EXPECT_THROW(collect_cases(twice, true), UsageError);
   const std::vector<std::filesystem::path> missing{dir / "nope"};
-  EXPECT_THROW(collect_case_inputs(missing), InputError);
+  EXPECT_THROW(collect_cases(missing, true), InputError);
+  // Raw folders follow nnU-Net's <case>_XXXX<ending> convention.
+  write_file_atomic(dir / "raw" / "la_001_0000.png", std::string_view("x"));
+  write_file_atomic(dir / "raw" / "la_001_0001.png", std::string_view("x"));
+  write_file_atomic(dir / "raw" / "la_002_0000.png", std::string_view("x"));
+  write_file_atomic(dir / "raw" / "la_002_0001.png", std::string_view("x"));
+  const std::vector<std::filesystem::path> raw{dir / "raw"};
+  const auto grouped = collect_cases(raw, false, ".png");
+  ASSERT_EQ(grouped.size(), 2u);
+  EXPECT_EQ(grouped[1].name, "la_002");
+  EXPECT_EQ(grouped[1].files.size(), 2u);
   EXPECT_EQ(format_duration(5.25), "5.2s");
   EXPECT_EQ(format_duration(125), "2m05s");
 }

@@ -40,29 +40,24 @@ struct SegmentArgs {
 int run(const SegmentArgs& args) {
   using namespace medport;
   using Clock = std::chrono::steady_clock;
-  if (!args.preprocessed)
-    throw UsageError(
-        "raw images need the imaging readers and nnU-Net preprocessing, which this build does not have yet; "
-        "pass --preprocessed with a (C, *spatial) .npy already normalized and at the model's target spacing");
-
   runtime::SessionOptions session_options;
   session_options.intra_op_threads = args.threads;
   session_options.provider = runtime::parse_provider(args.provider);
   if (session_options.provider == runtime::Provider::Cuda && !runtime::cuda_provider_available())
     throw UsageError("--provider cuda: the CUDA execution provider is not available on this machine");
 
-  std::vector<fs::path> input_paths(args.inputs.begin(), args.inputs.end());
-  const auto cases = segment::collect_case_inputs(input_paths);
-
   std::vector<segment::LoadedModel> models;
   models.push_back(segment::load_model(args.model, session_options));
   for (const auto& extra : args.models) models.push_back(segment::load_model(extra, session_options));
+  std::vector<fs::path> input_paths(args.inputs.begin(), args.inputs.end());
+  const auto cases = segment::collect_cases(input_paths, args.preprocessed, models.front().info.file_ending);
   if (models.front().info.has_regions)
     throw InputError(models.front().info.sidecar_path.string(),
                      "region-based (sigmoid) models are outside what `medport segment` supports so far");
 
   segment::CaseOptions options;
   options.output_dir = args.output_dir;
+  options.preprocessed = args.preprocessed;
   options.save_logits = args.save_logits;
   options.save_probabilities = args.save_probabilities;
   options.overlay = !args.no_overlay;
@@ -84,14 +79,14 @@ int run(const SegmentArgs& args) {
   std::vector<std::string> failures;
   const auto start = Clock::now();
   for (const auto& input : cases) {
-    const std::string name = segment::case_name_for(input);
+    const std::string& name = input.name;
     if (!args.overwrite && fs::exists(segment::summary_path(options.output_dir, name))) {
       ++skipped;
       progress.case_done(name, "already done, skipped");
       continue;
     }
     try {
-      const auto result = segment::segment_preprocessed_case(models, input, options);
+      const auto result = segment::segment_case(models, input, options);
       ++ok;
       busy_seconds += result.seconds;
       char note[64];
@@ -118,7 +113,7 @@ medport::cli::Runner setup(CLI::App& root) {
   auto* cmd = root.add_subcommand(
       "segment", "nnU-Net sliding-window segmentation of images or folders with a converted model (MODEL.medport.json beside it)");
   cmd->add_option("model", args->model, "converted model (.onnx; its sidecar MODEL.medport.json next to it)")->required();
-  cmd->add_option("inputs", args->inputs, "input .npy files and/or folders of them")->required();
+  cmd->add_option("inputs", args->inputs, "input images (NIfTI, MetaImage, PNG/JPEG/TIFF, npy) or folders of nnU-Net cases <case>_XXXX<file_ending>; with --preprocessed, .npy files or folders of them")->required();
   cmd->add_option("-o,--output", args->output_dir, "output folder")->required();
   cmd->add_option("--ensemble", args->models, "further models (e.g. other folds) whose logits are averaged");
   cmd->add_flag("--preprocessed", args->preprocessed, "inputs are (C, *spatial) arrays already normalized and at target spacing");

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <limits>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "medport/error.hpp"
 #include "pickle_internal.hpp"
@@ -599,7 +600,8 @@ void Machine::step(unsigned char op) {
 }
 
 // Exact nesting and acyclicity of the finished graph, by an explicit-stack depth-first walk.
-void check_graph(const ValuePtr& root, PickleContext& ctx) {
+// Returns every value reachable from the root.
+std::unordered_set<const Value*> check_graph(const ValuePtr& root, PickleContext& ctx) {
   struct Info {
     bool done = false;
     std::uint32_t depth = 0;
@@ -650,6 +652,9 @@ void check_graph(const ValuePtr& root, PickleContext& ctx) {
     stack.pop_back();
     if (!stack.empty() && depth > stack.back().depth) stack.back().depth = depth;
   }
+  std::unordered_set<const Value*> reachable;
+  for (const auto& [node, _] : info) reachable.insert(node);
+  return reachable;
 }
 
 UnpickleResult Machine::run() {
@@ -673,7 +678,13 @@ UnpickleResult Machine::run() {
   stack_.clear();
   marks_.clear();
   memo_.clear();
-  check_graph(result.value, ctx_);
+  const auto reachable = check_graph(result.value, ctx_);
+  // Containers left behind on the stack or in the memo may form cycles (a list appended to
+  // itself); break them, or they would never be freed.
+  std::vector<ValuePtr> released;
+  for (auto& c : ctx_.mutable_containers)
+    if (!reachable.count(c.get())) c->release_children(released);
+  released.clear();
   ctx_.mutable_containers.clear();
   return result;
 }

@@ -1,5 +1,6 @@
 #include "medport/tensor.hpp"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -190,17 +191,26 @@ double load_as_double(DType d, const std::byte* p) {
 template <class T>
 void store(std::byte* p, T v) { std::memcpy(p, &v, sizeof(T)); }
 
+// Float -> integer conversion saturates (NaN -> 0): out-of-range casts are undefined in C++.
+template <class T>
+T saturate(double v) {
+  if (std::isnan(v)) return T{0};
+  if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+  if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  return static_cast<T>(v);
+}
+
 void store_from_double(DType d, std::byte* p, double v) {
   switch (d) {
     case DType::F32: store(p, static_cast<float>(v)); break;
     case DType::F64: store(p, v); break;
     case DType::F16: store(p, float_to_half(static_cast<float>(v))); break;
     case DType::BF16: store(p, float_to_bfloat16(static_cast<float>(v))); break;
-    case DType::I64: store(p, static_cast<std::int64_t>(v)); break;
-    case DType::I32: store(p, static_cast<std::int32_t>(v)); break;
-    case DType::I16: store(p, static_cast<std::int16_t>(v)); break;
-    case DType::I8: store(p, static_cast<std::int8_t>(v)); break;
-    case DType::U8: store(p, static_cast<std::uint8_t>(v)); break;
+    case DType::I64: store(p, saturate<std::int64_t>(v)); break;
+    case DType::I32: store(p, saturate<std::int32_t>(v)); break;
+    case DType::I16: store(p, saturate<std::int16_t>(v)); break;
+    case DType::I8: store(p, saturate<std::int8_t>(v)); break;
+    case DType::U8: store(p, saturate<std::uint8_t>(v)); break;
     case DType::Bool: store(p, static_cast<std::uint8_t>(v != 0.0)); break;
   }
 }

@@ -229,6 +229,8 @@ Image read_metaimage(const std::filesystem::path& path) {
   }
   std::vector<std::byte> inflated;
   if (compressed) {
+    if (static_cast<double>(expected) > static_cast<double>(payload.size()) * 1100.0 + 4096.0)
+      throw InputError(source, "DimSize claims more data than the compressed payload can hold");
     inflated = inflate_exact(payload, expected, source);
     payload = inflated;
   } else if (payload.size() < expected) {

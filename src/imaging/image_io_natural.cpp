@@ -1,5 +1,6 @@
 // PNG / JPEG / BMP / TIFF through OpenCV, laid out as nnU-Net's NaturalImage2DIO does: gray as
 // one channel, colour as R, G, B (, A) channels; multi-page TIFFs as a (1, Z, Y, X) volume.
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -50,6 +51,28 @@ std::vector<cv::Mat> float_planes(const cv::Mat& page, bool to_gray, const std::
   return planes;
 }
 
+// nnU-Net's Tiff3DIO keeps the spacing of CASE.tif in CASE.json: {"spacing": [sz, sy, sx]}.
+void apply_tiff_sidecar_spacing(const std::filesystem::path& path, Image& image) {
+  std::filesystem::path aux = path;
+  aux.replace_extension(".json");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(aux, ec)) return;
+  const auto bytes = read_file(aux, std::size_t{1} << 20);
+  const auto json = nlohmann::json::parse(reinterpret_cast<const char*>(bytes.data()),
+                                          reinterpret_cast<const char*>(bytes.data()) + bytes.size(), nullptr, false);
+  if (json.is_discarded() || !json.is_object() || !json.contains("spacing") || !json["spacing"].is_array())
+    throw InputError(aux.string(), "expected a JSON object with a \"spacing\" list");
+  std::vector<double> spacing;
+  for (const auto& v : json["spacing"]) {
+    if (!v.is_number() || !(v.get<double>() > 0)) throw InputError(aux.string(), "spacing values must be numbers > 0");
+    spacing.push_back(v.get<double>());
+  }
+  if (spacing.size() != image.spatial_dims())
+    throw InputError(aux.string(), "has " + std::to_string(spacing.size()) + " spacing values for " +
+                                       std::to_string(image.spatial_dims()) + " spatial axes");
+  image.spacing = spacing;
+}
+
 }  // namespace
 
 Image read_natural(const std::filesystem::path& path, const ReadOptions& options) {
@@ -95,6 +118,7 @@ Image read_natural(const std::filesystem::path& path, const ReadOptions& options
       const auto* src = plane.ptr<float>();
       std::copy(src, src + plane_size, image.data.begin() + static_cast<std::ptrdiff_t>((c * depth + z) * rows * cols));
     }
+  if (tiff) apply_tiff_sidecar_spacing(path, image);
   return image;
 }
 

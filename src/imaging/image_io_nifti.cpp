@@ -71,6 +71,9 @@ Image read_nifti(const std::filesystem::path& path) {
   if (!gz && static_cast<double>(file_size) < static_cast<double>(nim->iname_offset) + bytes)
     throw InputError(source, "truncated NIfTI file: " + std::to_string(file_size) + " bytes, header needs " +
                                  std::to_string(static_cast<std::int64_t>(nim->iname_offset + bytes)));
+  // deflate cannot expand more than ~1032:1, so a larger claim is a lie (or a bomb).
+  if (gz && bytes > static_cast<double>(file_size) * 1100.0 + 4096.0)
+    throw InputError(source, "NIfTI header claims more voxel data than the compressed file can hold");
   if (nifti_image_load(nim.get()) != 0 || nim->data == nullptr)
     throw InputError(source, "truncated or unreadable NIfTI voxel data");
 

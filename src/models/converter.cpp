@@ -23,6 +23,8 @@ ConvertReport convert(const ConvertRequest& request) {
   if (request.output.empty()) throw UsageError("an output path is required (-o OUT.onnx)");
   std::error_code ec;
   if (!std::filesystem::exists(request.source, ec)) throw InputError(request.source.string(), "no such file or folder");
+  if (std::filesystem::is_directory(request.output, ec))
+    throw UsageError("-o must name a file, not the folder " + request.output.string());
   if (std::filesystem::equivalent(request.source, request.output, ec))
     throw UsageError("the output would overwrite the source " + request.source.string());
   for (const auto& c : family_converters())

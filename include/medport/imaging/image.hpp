@@ -10,7 +10,6 @@
 #include <utility>
 #include <vector>
 
-#include "medport/dtype.hpp"
 #include "medport/tensor.hpp"
 
 namespace medport::imaging {

@@ -29,7 +29,8 @@ ImageFormat format_from_path(const std::filesystem::path& path);
 std::string file_ending(const std::filesystem::path& path);
 
 // Natural images: 8/16-bit or float, gray (1 channel), or colour as R, G, B (, A) channels;
-// multi-page TIFFs of one size are read as a (1, Z, Y, X) volume. Spacing defaults to 1.
+// multi-page TIFFs of one size are read as a (1, Z, Y, X) volume. Spacing defaults to 1 (a TIFF
+// takes it from CASE.json {"spacing": [...]} beside it when present, as nnU-Net's Tiff3DIO).
 // NIfTI: (C=1, Z, Y, X) or (1, Y, X) from the voxel grid (scl_slope applied as nifticlib/
 // SimpleITK do), spacing (dz, dy, dx) from pixdim; a 4th dimension (dim[4] > 1) is channels.
 // MetaImage: NDims 2 or 3, ElementNumberOfChannels as channels.

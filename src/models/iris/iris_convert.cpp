@@ -57,7 +57,8 @@ ConvertReport convert_iris(const ConvertRequest& request) {
   if (request.output.empty()) throw UsageError("an output folder is required (-o OUTDIR)");
   if (request.opset != 17) throw UsageError("IRIS graphs are written for opset 17");
   std::error_code ec;
-  if (std::filesystem::exists(request.output, ec) && !std::filesystem::is_directory(request.output, ec))
+  if (request.output.extension() == ".onnx" ||
+      (std::filesystem::exists(request.output, ec) && !std::filesystem::is_directory(request.output, ec)))
     throw UsageError("IRIS writes two graphs: -o must name a folder, not the file " + request.output.string());
   const IrisChoices choices = request.config.empty() ? IrisChoices{} : read_iris_choices(request.config);
   const LoadedIris iris = load_iris(request.source, choices);

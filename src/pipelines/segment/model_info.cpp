@@ -71,6 +71,7 @@ ModelInfo parse_model_info(const std::string& json_text, const std::string& sour
       info.gaussian_sigma_scale = inf.value("gaussian_sigma_scale", info.gaussian_sigma_scale);
     }
     info.has_regions = labels.value("has_regions", false);
+    if (doc.contains("file_ending") && doc["file_ending"].is_string()) info.file_ending = doc["file_ending"];
     if (labels.contains("labels") && labels["labels"].is_object())
       for (const auto& [name, value] : labels["labels"].items())
         if (value.is_number_integer() && name != "ignore") info.labels.push_back({name, value.get<int>()});

@@ -1,7 +1,13 @@
 #pragma once
-// One case of `medport segment`: read a preprocessed array, predict, write the label map, the
-// optional logits/probabilities, the JSON summary and (2D) the overlay PNG - all atomically.
-// The summary is written last, so its presence marks a finished case (batch runs resume).
+// One case of `medport segment`, written atomically to the output folder: the label map, the
+// optional logits/probabilities, the JSON summary and (2D) the overlay PNG. The summary is
+// written last, so its presence marks a finished case (batch runs resume).
+//
+// Two kinds of input:
+//  - preprocessed: a .npy (C, *spatial) already normalized and at the model's target spacing;
+//    only the sliding window, mirroring and argmax run (label map <case>_seg.npy);
+//  - raw images (NIfTI, MetaImage, PNG/JPEG/TIFF, npy): nnU-Net preprocessing (crop, normalize,
+//    resample), sliding window, export back to the input geometry (<case>_seg<ending>).
 #include <filesystem>
 #include <span>
 #include <string>
@@ -14,11 +20,18 @@ namespace medport::segment {
 
 struct CaseOptions {
   std::filesystem::path output_dir;
+  bool preprocessed = false;
   bool save_logits = false;
   bool save_probabilities = false;
   bool overlay = true;
   OverlayOptions overlay_options;
   PredictorOptions predictor;
+};
+
+// One case: its name and its channel files (one file unless nnU-Net's CASE_XXXX convention).
+struct CaseInput {
+  std::string name;
+  std::vector<std::filesystem::path> files;
 };
 
 struct CaseOutputs {
@@ -27,17 +40,19 @@ struct CaseOutputs {
   double seconds = 0.0;
 };
 
-// "dir/patient0001.npy" -> "patient0001".
+// "dir/patient0001.npy" -> "patient0001"; "dir/la_003_0000.nii.gz" -> "la_003_0000".
 std::string case_name_for(const std::filesystem::path& input);
 // OUTDIR/<case>.json: written last, so it exists only for finished cases.
 std::filesystem::path summary_path(const std::filesystem::path& output_dir, const std::string& case_name);
-// Input files: each file argument as given, each folder's *.npy files sorted by name.
-// Throws InputError for a missing path, UsageError when nothing is found or two inputs share a case name.
-std::vector<std::filesystem::path> collect_case_inputs(std::span<const std::filesystem::path> inputs);
 
-// Runs one preprocessed case: `input` is a .npy (C, *spatial) float array already normalized
-// and at the model's target spacing. Throws InputError for a bad input.
-CaseOutputs segment_preprocessed_case(std::span<const LoadedModel> models, const std::filesystem::path& input,
-                                      const CaseOptions& options);
+// Cases from file and folder arguments. Preprocessed: each file is a case, folders give their
+// *.npy files sorted by name. Raw: each file is a single-channel case; folders are grouped by
+// nnU-Net's `<case>_<XXXX><file_ending>` convention (file_ending from the sidecar).
+// Throws InputError for a missing path, UsageError when nothing is found or two cases share a name.
+std::vector<CaseInput> collect_cases(std::span<const std::filesystem::path> inputs, bool preprocessed,
+                                     const std::string& file_ending = ".nii.gz");
+
+// Runs one case. Throws InputError for a bad input.
+CaseOutputs segment_case(std::span<const LoadedModel> models, const CaseInput& input, const CaseOptions& options);
 
 }  // namespace medport::segment

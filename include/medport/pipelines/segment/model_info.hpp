@@ -32,6 +32,7 @@ struct ModelInfo {
   std::vector<LabelInfo> labels;            // plain labels in file order (regions excluded)
   bool has_regions = false;
   std::string configuration;                // "2d", "3d_fullres", ...
+  std::string file_ending = ".nii.gz";      // dataset.json file_ending (raw input folders)
   std::string checkpoint_sha256;
 };
 
