@@ -83,6 +83,7 @@ TEST(GraphRunAutodiff, BroadcastArithmeticWithDynamicBatch) {
   loss.add(b.neg(b.mul(xv, xv)), {2, 3, 4}, "-(x * x)");
   loss.add(b.pow(yv, 2.5), {3, 1}, "y ** 2.5");
   loss.add(b.pow(yv, b.add(zv, 1.5)), {3, 4}, "y ** (z + 1.5)");
+  loss.add(b.concat({xv, b.mul(xv, yv)}, 0), {4, 3, 4}, "torch.cat([x, x * y], 0)");
   // Shapes computed at run time from a value on the gradient path pass no gradient themselves.
   loss.add(b.reshape(b.mul(b.reshape(xv, {-1}), 2.0), b.shape(xv)), {2, 3, 4}, "2 * x");
   loss.finish();
@@ -189,12 +190,21 @@ TEST(GraphRunAutodiff, ConvolutionsMatchTorch) {
   up.groups = 2;
   loss.add(b.conv_transpose(xv, b.initializer("wt", wt), b.initializer("bt", bt), up), {1, 4, 18, 15},
            "F.conv_transpose2d(x, wt, bt, stride=2, padding=1, output_padding=(1, 0), groups=2)");
+  const Tensor wt1 = random_tensor({4, 3, 3, 2}, 61);
+  torch_tensors.push_back({"wt1", wt1});
+  ConvTransposeOptions spread;
+  spread.strides = {2, 3};
+  spread.pads = symmetric_pads({1, 1});
+  spread.output_padding = {1, 2};
+  spread.dilations = {1, 2};
+  loss.add(b.conv_transpose(xv, b.initializer("wt1", wt1), std::nullopt, spread), {1, 3, 18, 24},
+           "F.conv_transpose2d(x, wt1, stride=(2, 3), padding=1, output_padding=(1, 2), dilation=(1, 2))");
   ConvTransposeOptions up3;
   up3.strides = {2, 2, 2};
   loss.add(b.conv_transpose(x3v, b.initializer("wt3", wt3), std::nullopt, up3), {1, 2, 12, 14, 10},
            "F.conv_transpose3d(x3, wt3, stride=2)");
   loss.finish();
-  expect_gradients(std::move(b).finish(), {"x", "x3", "bias", "bt", "wg", "w3"}, {{"x", x}, {"x3", x3}}, torch_tensors, "",
+  expect_gradients(std::move(b).finish(), {"x", "x3", "bias", "bt", "wg", "w3", "wt1", "wt3"}, {{"x", x}, {"x3", x3}}, torch_tensors, "",
                    loss.torch_expr, 5e-5f);
 }
 

@@ -1,7 +1,9 @@
 // `medport convert SOURCE -o OUT.onnx`: a trained checkpoint -> ONNX graph + sidecar.
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "command.hpp"
 #include "medport/error.hpp"
@@ -18,6 +20,7 @@ struct ConvertArgs {
   int opset = 17;
   bool deep_supervision = false;
   std::string config;
+  std::map<std::string, std::string> family_options;  // guided-diffusion: head layout, image size
 };
 
 std::string with_thousands(std::int64_t v) {
@@ -41,6 +44,7 @@ int run(const ConvertArgs& args) {
   request.opset = args.opset;
   request.deep_supervision = args.deep_supervision;
   request.config = args.config;
+  request.family_options = args.family_options;
   const models::ConvertReport r = models::convert(request);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -75,6 +79,17 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--config", args->config,
                   "Model configuration (.json/.yaml) for what the weights cannot tell (IRIS: volume_shape, heads)")
       ->check(CLI::ExistingFile);
+  // guided-diffusion choices the weights cannot tell; recorded in the sidecar.
+  auto family_option = [cmd, args](const std::string& flag, const std::string& key, const std::string& help) {
+    return cmd->add_option_function<std::string>(
+        flag, [args, key](const std::string& v) { args->family_options[key] = v; }, help);
+  };
+  family_option("--num-head-channels", "num_head_channels",
+                "guided-diffusion: channels per attention head (default 1; -1: use --num-heads)");
+  family_option("--num-heads", "num_heads", "guided-diffusion: attention heads (alone: heads by count)");
+  family_option("--attention-order", "attention_order", "guided-diffusion: legacy (default) or new")
+      ->check(CLI::IsMember({"legacy", "new"}));
+  family_option("--image-size", "image_size", "guided-diffusion: training image size (recorded in the sidecar)");
   return [args] { return run(*args); };
 }
 

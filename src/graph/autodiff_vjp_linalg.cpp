@@ -12,7 +12,8 @@ using A = Attribute;
 
 Value out_grad(VjpContext& c) { return c.output_grads.at(0); }
 
-// Broadcast shape of two batched matrix-product operands' leading dims plus [m, n].
+// The product's static shape with its last two dims replaced by [m, n]: the shape of an operand's
+// gradient before the broadcast batch dims are summed away.
 std::optional<std::vector<std::int64_t>> product_shape(const std::optional<std::vector<std::int64_t>>& out,
                                                        std::int64_t m, std::int64_t n) {
   if (!out || out->size() < 2) return std::nullopt;
@@ -28,7 +29,6 @@ Grads matmul_vjp(VjpContext& c) {
   const std::int64_t ra = c.rank_of(a), rb = c.rank_of(bm);
   if (ra < 2 || rb < 2) c.unsupported("1-D MatMul operands are not differentiable here (unsqueeze them)");
   const Value g = out_grad(c);
-  const std::int64_t rg = c.rank_of(c.outputs[0]);
   const auto sa = c.shape_of(a), sb = c.shape_of(bm), so = c.shape_of(c.outputs[0]);
   Grads r(2);
   if (c.want(0)) {
@@ -39,7 +39,6 @@ Grads matmul_vjp(VjpContext& c) {
     const Value gb = c.b.matmul(transpose_last2(c.b, a, ra), g, "grad_b");
     r[1] = unbroadcast(c, gb, bm, product_shape(so, (*sb)[static_cast<std::size_t>(rb - 2)], (*sb)[static_cast<std::size_t>(rb - 1)]));
   }
-  (void)rg;
   return r;
 }
 
@@ -111,9 +110,9 @@ Value bias_grad(VjpContext& c, std::int64_t spatial) {
   return c.b.reduce_sum(out_grad(c), axes, false, "grad_bias");
 }
 
-// dW[m, c, k] = sum over n, o of g[n, m, o] x_padded[n, c, o s + k d]: a convolution of x (channels
-// as batch) with g as the kernel, strides and dilations swapped, cut to the kernel size.
-Value conv_weight_grad(VjpContext& c, const ConvGeometry& geo) {
+// Conv: dW[m, c, k] = sum over n, o of g[n, m, o] x_padded[n, c, o s + k d]: a convolution of x
+// (channels as batch) with g as the kernel, strides and dilations swapped, cut to the kernel size.
+Value conv_weight_grad(VjpContext& c, const ConvGeometry& geo, bool transposed) {
   if (geo.groups != 1) c.unsupported("the weight gradient needs group = 1");
   const auto ws = c.shape_of(c.inputs[1]);
   if (!ws || std::any_of(ws->begin(), ws->end(), [](auto d) { return d < 0; }))
@@ -127,7 +126,9 @@ Value conv_weight_grad(VjpContext& c, const ConvGeometry& geo) {
   o.strides = geo.dilations;
   o.dilations = geo.strides;
   o.pads = geo.pads;
-  const Value full = c.b.conv(xt, gt, std::nullopt, o, "weight_correlation");
+  // ConvTranspose swaps the roles: dW[c, m, k] = sum g_padded[n, m, i s + k d] x[n, c, i].
+  const Value full = transposed ? c.b.conv(gt, xt, std::nullopt, o, "weight_correlation")
+                                : c.b.conv(xt, gt, std::nullopt, o, "weight_correlation");
   std::vector<std::int64_t> axes, starts(n, 0), ends;
   for (std::size_t i = 0; i < n; ++i) {
     axes.push_back(static_cast<std::int64_t>(i + 2));
@@ -142,7 +143,7 @@ Value conv_weight_grad(VjpContext& c, const ConvGeometry& geo) {
 Grads conv_vjp(VjpContext& c) {
   const auto geo = conv_geometry(c);
   Grads r(c.inputs.size());
-  if (c.want(1)) r[1] = conv_weight_grad(c, geo);
+  if (c.want(1)) r[1] = conv_weight_grad(c, geo, false);
   if (c.want(0)) {
     const auto n = static_cast<std::size_t>(geo.spatial);
     ConvTransposeOptions o;
@@ -172,8 +173,8 @@ Grads conv_vjp(VjpContext& c) {
 Grads conv_transpose_vjp(VjpContext& c) {
   const auto geo = conv_geometry(c);
   if (c.ints_attr("output_shape")) c.unsupported("output_shape is not differentiable here (use output_padding)");
-  if (c.want(1)) c.unsupported("the gradient with respect to the weight is not available");
   Grads r(c.inputs.size());
+  if (c.want(1)) r[1] = conv_weight_grad(c, geo, true);
   if (c.want(0)) {
     ConvOptions o;
     o.strides = geo.strides;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,10 @@ struct ConvertRequest {
   int opset = 17;
   bool deep_supervision = false;
   std::filesystem::path config;  // hyperparameters the weights cannot tell (IRIS: config.json/.yaml)
+  // Family-specific choices the weights cannot tell, by name (guided-diffusion:
+  // "num_head_channels", "num_heads", "attention_order", "image_size"). A family refuses names it
+  // does not know (UsageError); families that take none ignore the map.
+  std::map<std::string, std::string> family_options;
 };
 
 struct ConvertReport {

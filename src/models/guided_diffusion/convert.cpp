@@ -1,6 +1,8 @@
 #include "medport/models/guided_diffusion/convert.hpp"
 
 #include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
 
 #include "medport/checkpoint/torch_checkpoint.hpp"
 #include "medport/error.hpp"
@@ -76,6 +78,45 @@ std::filesystem::path unet_sidecar_path(const std::filesystem::path& onnx_path) 
   return p.string() + ".medport.json";
 }
 
+namespace {
+
+std::int64_t parse_option_int(const std::string& name, const std::string& value, std::int64_t low) {
+  std::size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != value.size() || v < low || v > 1'000'000)
+    throw UsageError("guided-diffusion option " + name + " must be an integer >= " + std::to_string(low) +
+                     ", got '" + value + "'");
+  return v;
+}
+
+}  // namespace
+
+UNetChoices choices_from_options(const std::map<std::string, std::string>& options) {
+  UNetChoices c;
+  bool head_channels_given = false;
+  for (const auto& [name, value] : options) {
+    if (name == "num_head_channels") {
+      c.num_head_channels = value == "-1" ? -1 : parse_option_int(name, value, 1);
+      head_channels_given = true;
+    } else if (name == "num_heads") {
+      c.num_heads = parse_option_int(name, value, 1);
+    } else if (name == "attention_order") {
+      c.attention_order = parse_attention_order(value);
+    } else if (name == "image_size") {
+      c.image_size = parse_option_int(name, value, 1);
+    } else {
+      throw UsageError("guided-diffusion models take no option '" + name + "'");
+    }
+  }
+  if (options.count("num_heads") && !head_channels_given) c.num_head_channels = -1;
+  return c;
+}
+
 ConvertReport convert_guided_diffusion(const ConvertRequest& request, const UNetChoices& choices) {
   if (request.output.empty()) throw UsageError("an output path is required (-o OUT.onnx)");
   if (request.opset < 17) throw UsageError("--opset must be at least 17");
@@ -95,7 +136,10 @@ ConvertReport convert_guided_diffusion(const ConvertRequest& request, const UNet
   report.details.push_back(unet.config.describe());
   report.details.push_back(std::string("attention: ") +
                            (unet.config.choices.attention_order == AttentionOrder::Legacy ? "legacy" : "new") +
-                           " order, head width " + std::to_string(unet.config.choices.num_head_channels));
+                           " order, " +
+                           (unet.config.choices.num_head_channels > 0
+                                ? "head width " + std::to_string(unet.config.choices.num_head_channels)
+                                : std::to_string(unet.config.choices.num_heads) + " heads"));
   const auto written = graph::write_onnx(g, request.output);
   report.files.push_back(written.model_path);
   if (!written.data_path.empty()) report.files.push_back(written.data_path);
@@ -109,7 +153,9 @@ FamilyConverter guided_diffusion_family_converter() {
   FamilyConverter c;
   c.name = "guided-diffusion";
   c.families = {"guided_diffusion_unet"};
-  c.convert = [](const ConvertRequest& request) { return convert_guided_diffusion(request); };
+  c.convert = [](const ConvertRequest& request) {
+    return convert_guided_diffusion(request, choices_from_options(request.family_options));
+  };
   return c;
 }
 

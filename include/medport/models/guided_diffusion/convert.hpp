@@ -4,6 +4,7 @@
 // choices the weights cannot tell, and the EchoGAINS sampling defaults (linear schedule, 4000
 // steps respaced to 250, RePaint jumps 10 x 10) for `medport sample` / `medport inpaint`.
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "medport/models/converter.hpp"
@@ -19,6 +20,11 @@ struct LoadedUNet {
 };
 
 LoadedUNet load_unet(const std::filesystem::path& checkpoint, const UNetChoices& choices = {});
+
+// UNetChoices from ConvertRequest::family_options ("num_head_channels", "num_heads",
+// "attention_order", "image_size"); unknown names or bad values throw UsageError. Giving
+// num_heads without num_head_channels selects heads by count (num_head_channels -1).
+UNetChoices choices_from_options(const std::map<std::string, std::string>& options);
 
 ConvertReport convert_guided_diffusion(const ConvertRequest& request, const UNetChoices& choices = {});
 // Entry for models::family_converters() (family id "guided_diffusion_unet").
