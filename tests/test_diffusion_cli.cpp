@@ -1,6 +1,8 @@
 // `medport convert` + `medport sample` / `medport inpaint` end to end on the small UNet, replaying
 // the recorded noise of the upstream runs: the written arrays must match the fixtures.
 #include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "medport/checkpoint/npy.hpp"
 #include "test_support.hpp"
@@ -57,6 +59,102 @@ TEST_F(DiffusionCli, InpaintReplaysTheRepaintFixture) {
                               "--jump-n-sample", "3", "--respacing", "20", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_LE(max_abs_diff(medport::ckpt::read_npz_member(dir_ / "out.npz", "inpainted"), npz.read("final")), 1e-3);
+}
+
+double max_relative_diff(const medport::Tensor& a, const medport::Tensor& b) {
+  const auto y = b.to_f32();
+  double scale = 0;
+  for (const float v : y) scale = std::max(scale, std::abs(static_cast<double>(v)));
+  return max_abs_diff(a, b) / std::max(scale, 1e-12);
+}
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream f(path);
+  return nlohmann::json::parse(f);
+}
+
+TEST_F(DiffusionCli, ConvertHeadFlagsChangeTheGraphAndAreRecorded) {
+  const auto forward = medport::testing::fixture("diffusion/gd_echogains_small/forward.npz");
+  const auto npz = medport::ckpt::NpzFile::open(forward);
+  medport::ckpt::write_npz(dir_ / "in.npz", {{"x", npz.read("x")}, {"t", npz.read("t")}});
+  const auto want = npz.read("out");
+
+  // Default (EchoGAINS: head width 1, legacy order) reproduces the upstream forward pass.
+  auto r = run_medport({"run", (dir_ / "unet.onnx").string(), "--inputs", (dir_ / "in.npz").string(), "-o",
+                        (dir_ / "default.npz").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LE(max_relative_diff(medport::ckpt::read_npz_member(dir_ / "default.npz", "out"), want), 1e-4);
+
+  // --num-heads 4 alone: 4 heads by count, a different attention, a different output.
+  r = run_medport({"convert", model_.string(), "-o", (dir_ / "heads4.onnx").string(), "--num-heads", "4",
+                   "--attention-order", "new", "--image-size", "64"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto sidecar = read_json(dir_ / "heads4.medport.json").dump();
+  EXPECT_NE(sidecar.find("\"num_head_channels\":-1"), std::string::npos) << sidecar;
+  EXPECT_NE(sidecar.find("\"num_heads\":4"), std::string::npos) << sidecar;
+  EXPECT_NE(sidecar.find("\"attention_order\":\"new\""), std::string::npos) << sidecar;
+  EXPECT_NE(sidecar.find("\"image_size\":64"), std::string::npos) << sidecar;
+  r = run_medport({"run", (dir_ / "heads4.onnx").string(), "--inputs", (dir_ / "in.npz").string(), "-o",
+                   (dir_ / "heads4.npz").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(max_abs_diff(medport::ckpt::read_npz_member(dir_ / "heads4.npz", "out"), want), 1e-3);
+
+  // Explicit defaults give the default graph's output.
+  r = run_medport({"convert", model_.string(), "-o", (dir_ / "explicit.onnx").string(), "--num-head-channels", "1",
+                   "--attention-order", "legacy"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_medport({"run", (dir_ / "explicit.onnx").string(), "--inputs", (dir_ / "in.npz").string(), "-o",
+                   (dir_ / "explicit.npz").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LE(max_relative_diff(medport::ckpt::read_npz_member(dir_ / "explicit.npz", "out"), want), 1e-4);
+
+  // Heads that do not divide the channels (32, 64 at the attention levels), bad values: usage errors.
+  EXPECT_EQ(run_medport({"convert", model_.string(), "-o", (dir_ / "x.onnx").string(), "--num-heads", "3"}).exit_code, 2);
+  EXPECT_EQ(run_medport({"convert", model_.string(), "-o", (dir_ / "x.onnx").string(), "--num-head-channels", "0"})
+                .exit_code,
+            2);
+  EXPECT_EQ(run_medport({"convert", model_.string(), "-o", (dir_ / "x.onnx").string(), "--attention-order", "odd"})
+                .exit_code,
+            2);
+}
+
+TEST_F(DiffusionCli, InpaintCropsTheImageAndBuildsTheSectorMask) {
+  // 80 x 64 grey image: zero background, a bright block; --size 32 halves to 40 x 32 and crops.
+  const fs::path pgm = dir_ / "echo.pgm";
+  {
+    std::ofstream f(pgm, std::ios::binary);
+    f << "P5\n64 80\n255\n";
+    for (int y = 0; y < 80; ++y) {
+      for (int x = 0; x < 64; ++x) f.put(static_cast<char>(y >= 20 && y < 60 && x >= 8 && x < 56 ? 128 : 0));
+    }
+  }
+  const auto r = run_medport({"inpaint", (dir_ / "unet.onnx").string(), "--image", pgm.string(), "--sector-mask", "2",
+                              "--size", "32", "-o", (dir_ / "out.npz").string(), "--seed", "0", "--t-T", "4",
+                              "--jump-length", "1", "--jump-n-sample", "1", "--respacing", "4", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // By hand: halved to 40 x 32 (block rows 10..29, cols 4..27), cropped rows 4..35 -> block rows
+  // 6..25; keep = block minus its first row and column. The same run on these must match exactly.
+  const auto write_pgm32 = [](const fs::path& path, int y0, int x0, int y1, int x1, int value) {
+    std::ofstream f(path, std::ios::binary);
+    f << "P5\n32 32\n255\n";
+    for (int y = 0; y < 32; ++y) {
+      for (int x = 0; x < 32; ++x) f.put(static_cast<char>(y >= y0 && y <= y1 && x >= x0 && x <= x1 ? value : 0));
+    }
+  };
+  write_pgm32(dir_ / "crop.pgm", 6, 4, 25, 27, 128);
+  write_pgm32(dir_ / "keep.pgm", 7, 5, 25, 27, 255);
+  const auto r2 = run_medport({"inpaint", (dir_ / "unet.onnx").string(), "--image", (dir_ / "crop.pgm").string(),
+                               "--mask", (dir_ / "keep.pgm").string(), "-o", (dir_ / "ref.npz").string(), "--seed",
+                               "0", "--t-T", "4", "--jump-length", "1", "--jump-n-sample", "1", "--respacing", "4",
+                               "-q"});
+  ASSERT_EQ(r2.exit_code, 0) << r2.err;
+  const auto out = medport::ckpt::read_npz_member(dir_ / "out.npz", "inpainted");
+  ASSERT_EQ(out.shape(), (medport::Shape{1, 3, 32, 32}));
+  EXPECT_EQ(max_abs_diff(out, medport::ckpt::read_npz_member(dir_ / "ref.npz", "inpainted")), 0.0);
+  EXPECT_EQ(run_medport({"inpaint", (dir_ / "unet.onnx").string(), "--image", pgm.string(), "-o",
+                         (dir_ / "x.npz").string(), "-q"})
+                .exit_code,
+            2);  // neither --mask nor --sector-mask
 }
 
 TEST_F(DiffusionCli, BadInputsGiveInputAndUsageErrors) {

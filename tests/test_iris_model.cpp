@@ -173,8 +173,10 @@ TEST(IrisConvert, YamlConfigIsReadLikeJson) {
   EXPECT_DOUBLE_EQ(block.memory_momentum.value_or(0), 0.99);
   std::ofstream(tmp / "d.yml") << "volume_shape: [16, 16, 32]\n";
   EXPECT_EQ(iris::read_iris_choices(tmp / "d.yml").volume_shape, (std::vector<std::int64_t>{16, 16, 32}));
-  std::ofstream(tmp / "bad.yaml") << "model:\n  base_channels: 8\n";
+  std::ofstream(tmp / "bad.yaml") << "volume_shape: [16, 16\nbase_channels: }\n";
   EXPECT_THROW(iris::read_iris_choices(tmp / "bad.yaml"), medport::InputError);
+  std::ofstream(tmp / "wrong_type.yaml") << "base_channels: eight\n";
+  EXPECT_THROW(iris::read_iris_choices(tmp / "wrong_type.yaml"), medport::InputError);
 }
 
 TEST(IrisConvert, RefusesInconsistentConfigurations) {

@@ -16,6 +16,8 @@ struct InpaintArgs {
   std::uint64_t seed = 0;
   std::int64_t batch = 1;
   int diffusion_steps = 0, threads = 0, t_T = 0, jump_length = 0, jump_n_sample = 0;
+  std::int64_t size = 0;  // centre-crop size for 8-bit images (0: the sidecar's image_size)
+  int sector_border = 0;  // > 0: keep mask from the image's sector (EchoGAINS get_repaint_mask)
   bool quiet = false;
 };
 
@@ -32,8 +34,10 @@ int run(const InpaintArgs& a) {
   if (a.jump_n_sample > 0) s.repaint.jump_n_sample = a.jump_n_sample;
   const d::DiffusionProcess process = d::make_diffusion_process(s.schedule, s.diffusion_steps, s.respacing);
 
-  const Tensor image = d::load_diffusion_image(a.image, s.in_channels);
-  const Tensor mask = d::load_keep_mask(a.mask, s.in_channels);
+  if (a.mask.empty() == (a.sector_border == 0)) throw UsageError("give exactly one of --mask and --sector-mask");
+  const Tensor image = d::load_diffusion_image(a.image, s.in_channels, a.size > 0 ? a.size : s.image_size);
+  const Tensor mask =
+      a.sector_border > 0 ? d::sector_keep_mask(image, a.sector_border) : d::load_keep_mask(a.mask, s.in_channels);
   const Shape& is = image.shape();
   if (mask.shape() != is) {
     throw InputError(a.mask, "mask size " + shape_string(mask.shape()) + " differs from the image's " + shape_string(is));
@@ -85,7 +89,16 @@ medport::cli::Runner setup(CLI::App& root) {
   auto* cmd = root.add_subcommand("inpaint", "Inpaint an image with RePaint and a compiled guided-diffusion UNet");
   cmd->add_option("model", a->model, "ONNX UNet written by `medport convert` (reads MODEL.medport.json)")->required();
   cmd->add_option("--image", a->image, "image: 8-bit .png/.jpg/.bmp/.tif/.pgm/.ppm, or .npz with 'image' in [-1,1]")->required();
-  cmd->add_option("--mask", a->mask, "keep mask, same size: 255 (or 1 in .npz 'mask') = known pixel")->required();
+  auto* mask = cmd->add_option("--mask", a->mask, "keep mask, same size: 255 (or 1 in .npz 'mask') = known pixel");
+  cmd->add_option("--sector-mask", a->sector_border,
+                  "instead of --mask: keep the image's nonzero sector minus a border of this many pixels "
+                  "(EchoGAINS get_repaint_mask uses 2)")
+      ->check(CLI::Range(1, 1024))
+      ->excludes(mask);
+  cmd->add_option("--size", a->size,
+                  "centre-crop 8-bit images to SIZE x SIZE like guided-diffusion center_crop_arr "
+                  "(default: the sidecar's image_size, from convert --image-size; none: as given)")
+      ->check(CLI::Range(1, 16384));
   cmd->add_option("-o,--output", a->output, "npz receiving 'inpainted' [N,C,H,W] in [-1,1]")->required();
   cmd->add_option("--images", a->images, "folder receiving inpainted_NNN.png (8-bit)");
   cmd->add_option("--seed", a->seed, "torch.manual_seed value: the same draws as torch.randn on CPU");

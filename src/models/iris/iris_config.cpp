@@ -6,6 +6,7 @@
 #include "medport/error.hpp"
 #include "medport/models/iris/iris.hpp"
 #include "medport/util/file_io.hpp"
+#include "medport/util/yaml_json.hpp"
 #include "models/iris/iris_internal.hpp"
 
 namespace medport::models::iris {
@@ -93,7 +94,7 @@ IrisChoices read_iris_choices(const std::filesystem::path& config_file) {
   const auto ext = config_file.extension().string();
   nlohmann::json j;
   if (ext == ".yaml" || ext == ".yml") {
-    j = parse_flat_yaml(text, source);
+    j = yaml_to_json(text, source);
   } else {
     j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded()) throw InputError(source, "not valid JSON");

@@ -80,7 +80,7 @@ ConvertReport convert_iris(const ConvertRequest& request) {
   std::int64_t parameters = 0;
   for (const auto& name : iris_parameter_names(iris.config)) parameters += iris.state_dict.at(name).numel();
   report.parameters = parameters;
-  report.tensors_used = iris_parameter_names(iris.config).size();
+  report.tensors_used = iris_parameter_names(iris.config).size() + iris.memory_bank.size();  // bank -> npz
   const IrisConfig& c = iris.config;
   report.details.push_back("layout: " + iris.layout);
   report.details.push_back("base channels " + std::to_string(c.base_channels) + ", embedding " +

@@ -14,9 +14,6 @@ namespace medport::models::iris {
 IrisChoices choices_from_json(const nlohmann::json& j, const std::string& source);
 // Fields unset in `primary` are taken from `fallback`.
 IrisChoices merge_choices(const IrisChoices& primary, const IrisChoices& fallback);
-// The YAML subset a flat config needs: `key: scalar`, `key: [a, b, c]` and block lists
-// (`key:` followed by `- item` lines); comments with '#'. Throws InputError otherwise.
-nlohmann::json parse_flat_yaml(const std::string& text, const std::string& source);
 // Every tensor the graphs read, with its expected shape.
 std::vector<std::pair<std::string, Shape>> expected_parameters(const IrisConfig& config);
 

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <cmath>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <string>
 
 #include "medport/checkpoint/npy.hpp"
@@ -173,11 +175,88 @@ Tensor from_npz(const std::filesystem::path& path, const std::string& preferred,
   return Tensor::from_f32({1, channels, shape[2], shape[3]}, values);
 }
 
+Netpbm cropped(Netpbm image, std::int64_t size) {
+  if (size <= 0 || (image.width == size && image.height == size)) return image;
+  image.pixels = center_crop_pixels(image.pixels, image.height, image.width, image.channels, size);
+  image.width = image.height = size;
+  return image;
+}
+
 }  // namespace
 
-Tensor load_diffusion_image(const std::filesystem::path& path, std::int64_t channels) {
-  if (is_netpbm(path)) return from_pixels(read_netpbm(path), channels, 1.0f / 127.5f, -1.0f, path.string());
-  if (is_codec_image(path)) return from_pixels(read_codec_image(path), channels, 1.0f / 127.5f, -1.0f, path.string());
+std::vector<std::uint8_t> center_crop_pixels(const std::vector<std::uint8_t>& hwc, std::int64_t height,
+                                             std::int64_t width, std::int64_t channels, std::int64_t size) {
+  if (size < 1 || size > kMaxSide || height < 1 || width < 1 || height > kMaxSide || width > kMaxSide ||
+      (channels != 1 && channels != 3) || hwc.size() != static_cast<std::size_t>(height * width * channels)) {
+    throw InputError("center_crop", "bad image or crop size");
+  }
+  const int type = channels == 1 ? CV_8UC1 : CV_8UC3;
+  cv::Mat image = cv::Mat(static_cast<int>(height), static_cast<int>(width), type,
+                          const_cast<std::uint8_t*>(hwc.data()))
+                      .clone();
+  while (std::min(image.rows, image.cols) >= 2 * size) {
+    cv::Mat half;
+    cv::resize(image, half, cv::Size(image.cols / 2, image.rows / 2), 0, 0, cv::INTER_AREA);
+    image = half;
+  }
+  const double scale = static_cast<double>(size) / std::min(image.rows, image.cols);
+  const auto rounded = [scale](int side) { return static_cast<int>(std::nearbyint(side * scale)); };  // half to even
+  const cv::Size target(rounded(image.cols), rounded(image.rows));
+  if (target != image.size()) {
+    cv::Mat resized;
+    cv::resize(image, resized, target, 0, 0, cv::INTER_CUBIC);
+    image = resized;
+  }
+  const int y0 = (image.rows - static_cast<int>(size)) / 2, x0 = (image.cols - static_cast<int>(size)) / 2;
+  const cv::Mat crop = image(cv::Rect(x0, y0, static_cast<int>(size), static_cast<int>(size))).clone();
+  return std::vector<std::uint8_t>(crop.data, crop.data + crop.total() * crop.elemSize());
+}
+
+Tensor sector_keep_mask(const Tensor& image, int border) {
+  const Shape& s = image.shape();
+  if (s.size() != 4 || s[0] != 1) throw InputError("sector mask", "expected a [1, C, H, W] image");
+  if (border < 1 || border > 1024) throw UsageError("the sector border must be in [1, 1024]");
+  const std::int64_t c = s[1], h = s[2], w = s[3];
+  const std::vector<float> x = image.to_f32();
+  std::vector<std::uint8_t> inside(static_cast<std::size_t>(h * w), 0);
+  for (std::int64_t ch = 0; ch < c; ++ch) {
+    for (std::int64_t i = 0; i < h * w; ++i) {
+      if (x[static_cast<std::size_t>(ch * h * w + i)] > -1.0f) inside[static_cast<std::size_t>(i)] = 1;
+    }
+  }
+  // dilate(background) with a border x border box whose anchor is border / 2: pixel (y, x) turns
+  // background when any (y - dy, x - dx), dy, dx in [-(border - 1 - border / 2), border / 2], does.
+  const std::int64_t hi = border / 2, lo = -(border - 1 - hi);
+  std::vector<float> keep(static_cast<std::size_t>(h * w), 0.0f);
+  for (std::int64_t y = 0; y < h; ++y) {
+    for (std::int64_t xx = 0; xx < w; ++xx) {
+      bool all_inside = true;
+      for (std::int64_t dy = lo; dy <= hi && all_inside; ++dy) {
+        for (std::int64_t dx = lo; dx <= hi; ++dx) {
+          const std::int64_t sy = y - dy, sx = xx - dx;
+          if (sy < 0 || sy >= h || sx < 0 || sx >= w) continue;  // outside the image: no background
+          if (!inside[static_cast<std::size_t>(sy * w + sx)]) {
+            all_inside = false;
+            break;
+          }
+        }
+      }
+      keep[static_cast<std::size_t>(y * w + xx)] = all_inside ? 1.0f : 0.0f;
+    }
+  }
+  std::vector<float> out;
+  out.reserve(keep.size() * static_cast<std::size_t>(c));
+  for (std::int64_t ch = 0; ch < c; ++ch) out.insert(out.end(), keep.begin(), keep.end());
+  return Tensor::from_f32({1, c, h, w}, out);
+}
+
+Tensor load_diffusion_image(const std::filesystem::path& path, std::int64_t channels, std::int64_t crop_size) {
+  if (is_netpbm(path)) {
+    return from_pixels(cropped(read_netpbm(path), crop_size), channels, 1.0f / 127.5f, -1.0f, path.string());
+  }
+  if (is_codec_image(path)) {
+    return from_pixels(cropped(read_codec_image(path), crop_size), channels, 1.0f / 127.5f, -1.0f, path.string());
+  }
   if (path.extension() == ".npz") return from_npz(path, "image", channels, -1.0f, 1.0f);
   throw InputError(path.string(), "unsupported image format (use .png/.jpg/.bmp/.tif, .pgm/.ppm or .npz)");
 }
