@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "medport/error.hpp"
 #include "medport/pipelines/diffusion/images.hpp"
 #include "test_support.hpp"
 
