@@ -50,13 +50,6 @@ std::string raw(std::initializer_list<T> values) {
   return s;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string hex(const std::vector<std::byte>& bytes) {
   static const char* digits = "0123456789abcdef";
   std::string s;
@@ -262,7 +255,7 @@ TEST(Npy, WritesTheSameBytesAsNumpy) {
     SCOPED_TRACE(medport::dtype_name(s.dtype));
     const auto ours = ckpt::write_npy(sample_tensor(s));
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(ours.data()), ours.size()),
-              slurp(dir / (std::string(medport::dtype_name(s.dtype)) + ".npy")));
+              medport::testing::read_text(dir / (std::string(medport::dtype_name(s.dtype)) + ".npy")));
   }
   const std::vector<std::pair<std::string, Tensor>> others{
       {"scalar", Tensor::from_f32({}, std::vector<float>{2.5f})},
@@ -273,7 +266,7 @@ TEST(Npy, WritesTheSameBytesAsNumpy) {
   for (const auto& [name, tensor] : others) {
     SCOPED_TRACE(name);
     const auto ours = ckpt::write_npy(tensor);
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>(ours.data()), ours.size()), slurp(dir / (name + ".npy")));
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(ours.data()), ours.size()), medport::testing::read_text(dir / (name + ".npy")));
   }
 }
 

@@ -25,13 +25,6 @@ namespace {
   if (result.exit_code == -1) GTEST_SKIP() << "cannot run " << MEDPORT_PYTHON;                    \
   ASSERT_EQ(result.exit_code, 0) << result.err
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string hex(const std::vector<std::byte>& bytes) {
   static const char* digits = "0123456789abcdef";
   std::string s;
@@ -148,7 +141,7 @@ TEST(NpzWrite, SameTensorsGiveSameBytes) {
   const auto tensors = every_kind();
   ckpt::write_npz(dir / "a.npz", tensors);
   ckpt::write_npz(dir / "b.npz", tensors);
-  EXPECT_EQ(slurp(dir / "a.npz"), slurp(dir / "b.npz"));
+  EXPECT_EQ(medport::testing::read_text(dir / "a.npz"), medport::testing::read_text(dir / "b.npz"));
 }
 
 TEST(NpzWrite, LeavesNoTemporaryFilesAndOverwrites) {
@@ -163,13 +156,13 @@ TEST(NpzWrite, LeavesNoTemporaryFilesAndOverwrites) {
 TEST(NpzWrite, FailureLeavesTheOldFileAlone) {
   mt::TempDir dir;
   ckpt::write_npz(dir / "out.npz", {{"a", Tensor::zeros(DType::F32, {3})}});
-  const std::string before = slurp(dir / "out.npz");
+  const std::string before = medport::testing::read_text(dir / "out.npz");
   expect_input_error([&] { ckpt::write_npz(dir / "out.npz", {{"x", Tensor::zeros(DType::F32, {1})}, {"x", Tensor::zeros(DType::F32, {1})}}); },
                      "out.npz", "used twice");
   expect_input_error([&] { ckpt::write_npz(dir / "out.npz", {{"ok", Tensor::zeros(DType::F32, {1})}, {"bf", Tensor::zeros(DType::BF16, {1})}}); },
                      "out.npz", "bfloat16");
   expect_input_error([&] { ckpt::write_npz(dir / "out.npz", {{"", Tensor::zeros(DType::F32, {1})}}); }, "out.npz", "empty");
-  EXPECT_EQ(slurp(dir / "out.npz"), before);
+  EXPECT_EQ(medport::testing::read_text(dir / "out.npz"), before);
   EXPECT_EQ(files_in(dir.path()), std::vector<fs::path>{"out.npz"});
 }
 
@@ -230,7 +223,7 @@ open(d + '/crc.npz', 'wb').write(bytes(corrupt))
 TEST(NpzRead, FromMemory) {
   mt::TempDir dir;
   ckpt::write_npz(dir / "m.npz", {{"v", Tensor::from_f32({2}, std::vector<float>{1, 2})}});
-  const std::string bytes = slurp(dir / "m.npz");
+  const std::string bytes = medport::testing::read_text(dir / "m.npz");
   auto owned = std::make_shared<const std::vector<std::byte>>(reinterpret_cast<const std::byte*>(bytes.data()),
                                                                reinterpret_cast<const std::byte*>(bytes.data()) + bytes.size());
   const auto arrays = ckpt::read_npz(owned, "memory");

@@ -17,11 +17,6 @@ namespace {
 
 constexpr const char* kCamus = "nnunet/camus2d_small/nnUNetTrainer__nnUNetPlans__2d";
 
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  return nlohmann::json::parse(in);
-}
-
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 std::string sha256_by_python(const fs::path& file) {
@@ -70,7 +65,7 @@ TEST(CliConvert, ModelFolderToOnnxAndSidecar) {
     nt::expect_fp32_parity(got.at(0).tensor, ref.read(std::string("logits_") + i), std::string("logits_") + i);
   }
 
-  const auto s = read_json(tmp / "camus.medport.json");
+  const auto s = medport::testing::read_json(tmp / "camus.medport.json");
   EXPECT_EQ(s["family"], "nnunet-v2");
   EXPECT_EQ(s["network_class"], "PlainConvUNet");
   EXPECT_EQ(s["model"]["input_name"], "input");
@@ -119,7 +114,7 @@ TEST(CliConvert, FoldFolderPthAndDeepSupervision) {
   for (std::size_t j = 0; j < outs.size(); ++j)
     nt::expect_fp32_parity(outs[j].tensor, ref.read("deep_supervision_" + std::to_string(j)),
                            "deep_supervision_" + std::to_string(j));
-  const auto s = read_json(tmp / "b.medport.json");
+  const auto s = medport::testing::read_json(tmp / "b.medport.json");
   EXPECT_EQ(s["model"]["deep_supervision"], true);
   EXPECT_EQ(s["inference"]["allowed_mirroring_axes"], nlohmann::json::array({0, 1, 2}));
   EXPECT_EQ(s["preprocessing"]["spacing"], nlohmann::json::array({3.0, 0.8, 0.8}));
@@ -139,7 +134,7 @@ TEST(CliConvert, LonePthDetectedByTensorNames) {
   runtime::Session session(tmp / "m.onnx");
   const auto ref = ckpt::NpzFile::open(forward);
   nt::expect_fp32_parity(session.run({{"input", ref.read("input_0")}}).at(0).tensor, ref.read("logits_0"), "logits_0");
-  const auto s = read_json(tmp / "m.medport.json");
+  const auto s = medport::testing::read_json(tmp / "m.medport.json");
   EXPECT_EQ(s["source"]["plans_from"], "checkpoint init_args");
   EXPECT_EQ(s["source"]["fold"], 0);  // init_args.fold
   EXPECT_EQ(s["labels"]["labels"]["MYO"], 2);
@@ -158,7 +153,7 @@ TEST(CliConvert, Fp16) {
   const auto out = session.run({{"input", ref.read("input_1")}});
   EXPECT_EQ(out.at(0).tensor.dtype(), DType::F32);
   nt::expect_fp16_parity(out.at(0).tensor, ref.read("logits_1"), "fp16 logits_1");
-  EXPECT_EQ(read_json(tmp / "h.medport.json")["model"]["fp16"], true);
+  EXPECT_EQ(medport::testing::read_json(tmp / "h.medport.json")["model"]["fp16"], true);
 }
 
 TEST(CliConvert, SeveralFoldsNeedFold) {
@@ -172,7 +167,7 @@ TEST(CliConvert, SeveralFoldsNeedFold) {
   const auto ok = run_medport({"convert", model.string(), "-o", (tmp / "x.onnx").string(), "--fold", "3"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_TRUE(contains(ok.out, "fold_3")) << ok.out;
-  EXPECT_EQ(read_json(tmp / "x.medport.json")["source"]["fold"], 3);
+  EXPECT_EQ(medport::testing::read_json(tmp / "x.medport.json")["source"]["fold"], 3);
   const auto missing = run_medport({"convert", model.string(), "-o", (tmp / "y.onnx").string(), "--fold", "2"});
   EXPECT_EQ(missing.exit_code, 3);
   EXPECT_TRUE(contains(missing.err, "no fold_2")) << missing.err;

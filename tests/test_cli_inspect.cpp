@@ -14,11 +14,6 @@ using medport::testing::TempDir;
 
 namespace {
 
-json load_json(const fs::path& p) {
-  std::ifstream in(p);
-  return json::parse(in);
-}
-
 std::vector<fs::path> manifests() {
   std::vector<fs::path> out;
   const auto root = medport::testing::fixtures_dir();
@@ -34,7 +29,7 @@ TEST(CliInspect, EveryFixtureCheckpointMatchesItsManifest) {
   if (all.empty()) GTEST_SKIP() << "no *.manifest.json under " << medport::testing::fixtures_dir();
   for (const auto& manifest_path : all) {
     SCOPED_TRACE(manifest_path.string());
-    const json manifest = load_json(manifest_path);
+    const json manifest = medport::testing::read_json(manifest_path);
     const fs::path checkpoint = manifest_path.parent_path() / manifest["file"].get<std::string>();
     const auto r = run_medport({"inspect", "--json", checkpoint.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -13,11 +13,6 @@ using medport::testing::run_medport;
 using medport::testing::TempDir;
 namespace fs = std::filesystem;
 
-nlohmann::json read_json(const fs::path& p) {
-  const auto bytes = medport::read_file(p);
-  return nlohmann::json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
-
 std::string spacing_arg(const nlohmann::json& pair) {
   char buf[80];
   std::snprintf(buf, sizeof buf, "%.17g,%.17g", pair[0].get<double>(), pair[1].get<double>());
@@ -34,7 +29,7 @@ class EchoEfCli : public ::testing::Test {
 
 TEST_F(EchoEfCli, EveryCamusFixtureCaseByFolder) {
   MEDPORT_FIXTURE_OR_SKIP(all, "camus_ef/expected_all.json");
-  const auto cases = read_json(all);
+  const auto cases = medport::testing::read_json(all);
   ASSERT_GE(cases.size(), 1u);
   for (const auto& expected : cases) {
     const std::string patient = expected["patient"];
@@ -43,7 +38,7 @@ TEST_F(EchoEfCli, EveryCamusFixtureCaseByFolder) {
     const auto r = run_medport({"echo-ef", folder.string(), "--spacing-a2c", spacing_arg(expected["spacing_2CH_mm_row_col"]),
                                 "--spacing-a4c", spacing_arg(expected["spacing_4CH_mm_row_col"]), "--json", out.string()});
     ASSERT_EQ(r.exit_code, 0) << patient << ": " << r.err;
-    const auto got = read_json(out);
+    const auto got = medport::testing::read_json(out);
     EXPECT_EQ(got["patient"], patient);
     EXPECT_EQ(got["method"], "biplane_method_of_disks");
     EXPECT_EQ(got["EDV_mL"].get<double>(), expected["EDV_mL"].get<double>()) << patient;
@@ -55,7 +50,7 @@ TEST_F(EchoEfCli, EveryCamusFixtureCaseByFolder) {
 
 TEST_F(EchoEfCli, FourNamedFilesAndSpacingSidecar) {
   MEDPORT_FIXTURE_OR_SKIP(all, "camus_ef/expected_all.json");
-  const auto expected = read_json(all)[0];
+  const auto expected = medport::testing::read_json(all)[0];
   const std::string patient = expected["patient"];
   const fs::path folder = all.parent_path() / patient;
   // Files renamed so only the explicit options say which view they are.
@@ -67,14 +62,14 @@ TEST_F(EchoEfCli, FourNamedFilesAndSpacingSidecar) {
                               (dir_ / "mask_2ES.npy").string(), "--a4c-ed", (dir_ / "mask_4ED.npy").string(),
                               "--a4c-es", (dir_ / "mask_4ES.npy").string(), "--json", (dir_ / "out.json").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto got = read_json(dir_ / "out.json");
+  const auto got = medport::testing::read_json(dir_ / "out.json");
   EXPECT_EQ(got["EDV_mL"].get<double>(), expected["EDV_mL"].get<double>());
   EXPECT_EQ(got["ESV_mL"].get<double>(), expected["ESV_mL"].get<double>());
 }
 
 TEST_F(EchoEfCli, SingleViewFallsBackToAreaLengthAndSaysSo) {
   MEDPORT_FIXTURE_OR_SKIP(all, "camus_ef/expected_all.json");
-  const auto expected = read_json(all)[0];
+  const auto expected = medport::testing::read_json(all)[0];
   const std::string patient = expected["patient"];
   const fs::path folder = all.parent_path() / patient;
   for (const std::string phase : {"ED", "ES"})
@@ -83,7 +78,7 @@ TEST_F(EchoEfCli, SingleViewFallsBackToAreaLengthAndSaysSo) {
                               "--json", (dir_ / "out.json").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("FALLBACK single-plane area-length, 4CH only"), std::string::npos) << r.out;
-  const auto got = read_json(dir_ / "out.json");
+  const auto got = medport::testing::read_json(dir_ / "out.json");
   EXPECT_EQ(got["method"], "single_plane_area_length");
   EXPECT_EQ(got["views"], nlohmann::json::array({"4CH"}));
   // Same heart: the single-plane estimate lands near the biplane reference.

@@ -14,16 +14,6 @@ using medport::testing::run_medport;
 using medport::testing::TempDir;
 namespace fs = std::filesystem;
 
-nlohmann::json read_json(const fs::path& p) {
-  const auto bytes = medport::read_file(p);
-  return nlohmann::json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
-
-std::string read_text(const fs::path& p) {
-  const auto bytes = medport::read_file(p);
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
 struct Box {
   int r0, r1, c0, c1;  // inclusive
   std::uint8_t label;
@@ -60,7 +50,7 @@ TEST_F(EvaluateCli, FoldersMatchedByCaseWithHandComputedMetrics) {
   const auto r = run_medport({"evaluate", (dir_ / "pred").string(), (dir_ / "gt").string(), "--labels", "1,2",
                               "--spacing", "1,2", "-o", (dir_ / "out").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
-  const auto j = read_json(dir_ / "out" / "metrics.json");
+  const auto j = medport::testing::read_json(dir_ / "out" / "metrics.json");
   ASSERT_EQ(j["cases"].size(), 2u);
   const auto& a = j["cases"][0];
   ASSERT_EQ(a["case"], "a");
@@ -100,10 +90,10 @@ TEST_F(EvaluateCli, FoldersMatchedByCaseWithHandComputedMetrics) {
   EXPECT_NEAR(s2["hausdorff_mm"]["mean"].get<double>(), std::sqrt(500.0), 1e-9);
   EXPECT_EQ(s2["hausdorff_mm"]["substituted"], 1);
 
-  const std::string csv = read_text(dir_ / "out" / "metrics.csv");
+  const std::string csv = medport::testing::read_text(dir_ / "out" / "metrics.csv");
   EXPECT_NE(csv.find("a,1,16,16,0.75,"), std::string::npos) << csv;
   EXPECT_NE(csv.find(",inf"), std::string::npos) << csv;
-  const std::string summary = read_text(dir_ / "out" / "summary.csv");
+  const std::string summary = medport::testing::read_text(dir_ / "out" / "summary.csv");
   EXPECT_NE(summary.find("1,dice,0.875,0.125,2,0,0"), std::string::npos) << summary;
   EXPECT_NE(r.out.find("0.8750 +- 0.1250"), std::string::npos) << r.out;
 }
@@ -112,7 +102,7 @@ TEST_F(EvaluateCli, SingleFilesAndDefaultLabels) {
   const auto r = run_medport({"evaluate", (dir_ / "pred" / "a_seg.npy").string(), (dir_ / "gt" / "a_gt.npy").string(),
                               "--spacing", "1,2", "-o", (dir_ / "one").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto j = read_json(dir_ / "one" / "metrics.json");
+  const auto j = medport::testing::read_json(dir_ / "one" / "metrics.json");
   ASSERT_EQ(j["cases"].size(), 1u);
   ASSERT_EQ(j["cases"][0]["labels"].size(), 1u);  // only label 1 is present
   EXPECT_NEAR(j["cases"][0]["labels"][0]["dice"].get<double>(), 0.75, 1e-12);

@@ -17,11 +17,6 @@ using medport::testing::run_medport;
 using medport::testing::TempDir;
 namespace fs = std::filesystem;
 
-nlohmann::json read_json(const fs::path& p) {
-  const auto bytes = medport::read_file(p);
-  return nlohmann::json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
-
 class PhantomCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -103,7 +98,7 @@ TEST_F(PhantomCli, EchoEfRecoversTheKnownEjectionFraction) {
     char id[16];
     std::snprintf(id, sizeof id, "phantom%04d", i);
     const fs::path folder = out / id;
-    const auto truth = read_json(folder / (std::string(id) + "_truth.json"));
+    const auto truth = medport::testing::read_json(folder / (std::string(id) + "_truth.json"));
     const double edv = truth["truth"]["EDV_mL"], esv = truth["truth"]["ESV_mL"], ef = truth["truth"]["EF_percent"];
     // truth is the analytic volume of the drawn shape
     const auto& p = truth["parameters"]["lv_ed"];
@@ -114,7 +109,7 @@ TEST_F(PhantomCli, EchoEfRecoversTheKnownEjectionFraction) {
 
     const auto r = run_medport({"echo-ef", folder.string(), "--json", (dir_ / "m.json").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const auto m = read_json(dir_ / "m.json");
+    const auto m = medport::testing::read_json(dir_ / "m.json");
     EXPECT_EQ(m["method"], "biplane_method_of_disks");
     EXPECT_NEAR(m["EF_percent"].get<double>(), ef, 3.0) << id;
     EXPECT_NEAR(m["EDV_mL_unrounded"].get<double>(), edv, 0.08 * edv) << id;
@@ -130,7 +125,7 @@ TEST_F(PhantomCli, EchoEfRecoversTheKnownEjectionFraction) {
       fs::copy_file(folder / (std::string(id) + "_" + key + "_gt.png"), png_only / (std::string(id) + "_" + key + "_gt.png"));
     const auto r_png = run_medport({"echo-ef", png_only.string(), "--json", (dir_ / "png.json").string()});
     ASSERT_EQ(r_png.exit_code, 0) << r_png.err;
-    EXPECT_EQ(read_json(dir_ / "png.json")["EDV_mL_unrounded"], m["EDV_mL_unrounded"]);
+    EXPECT_EQ(medport::testing::read_json(dir_ / "png.json")["EDV_mL_unrounded"], m["EDV_mL_unrounded"]);
   }
 }
 

@@ -68,11 +68,6 @@ double max_relative_diff(const medport::Tensor& a, const medport::Tensor& b) {
   return max_abs_diff(a, b) / std::max(scale, 1e-12);
 }
 
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream f(path);
-  return nlohmann::json::parse(f);
-}
-
 TEST_F(DiffusionCli, ConvertHeadFlagsChangeTheGraphAndAreRecorded) {
   const auto forward = medport::testing::fixture("diffusion/gd_echogains_small/forward.npz");
   const auto npz = medport::ckpt::NpzFile::open(forward);
@@ -89,7 +84,7 @@ TEST_F(DiffusionCli, ConvertHeadFlagsChangeTheGraphAndAreRecorded) {
   r = run_medport({"convert", model_.string(), "-o", (dir_ / "heads4.onnx").string(), "--num-heads", "4",
                    "--attention-order", "new", "--image-size", "64"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto sidecar = read_json(dir_ / "heads4.medport.json").dump();
+  const auto sidecar = medport::testing::read_json(dir_ / "heads4.medport.json").dump();
   EXPECT_NE(sidecar.find("\"num_head_channels\":-1"), std::string::npos) << sidecar;
   EXPECT_NE(sidecar.find("\"num_heads\":4"), std::string::npos) << sidecar;
   EXPECT_NE(sidecar.find("\"attention_order\":\"new\""), std::string::npos) << sidecar;

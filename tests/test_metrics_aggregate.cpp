@@ -40,13 +40,6 @@ std::vector<mm::CaseMetrics> sample_cases() {
           {"case,b", {label_metrics(1, 1.0, kInf, 10.0), label_metrics(2, 0.25, 4.0, 10.0)}}};
 }
 
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 TEST(MetricsAggregate, MeanStdNanAndWorstCase) {
@@ -94,7 +87,7 @@ TEST(MetricsAggregate, JsonAndAtomicFiles) {
   medport::testing::TempDir tmp;
   mm::write_metrics_json(tmp / "out/metrics.json", sample_cases());
   mm::write_metrics_csv(tmp / "out/metrics.csv", sample_cases());
-  const auto doc = nlohmann::json::parse(slurp(tmp / "out/metrics.json"));
+  const auto doc = nlohmann::json::parse(medport::testing::read_text(tmp / "out/metrics.json"));
   ASSERT_EQ(doc.at("cases").size(), 2U);
   EXPECT_EQ(doc["cases"][1]["case"], "case,b");
   EXPECT_TRUE(doc["cases"][1]["labels"][0]["hausdorff_mm"].is_null());
@@ -103,6 +96,6 @@ TEST(MetricsAggregate, JsonAndAtomicFiles) {
   EXPECT_DOUBLE_EQ(doc["summary"]["1"]["hausdorff_mm"]["mean"].get<double>(), 6.0);
   EXPECT_EQ(doc["summary"]["1"]["hausdorff_mm"]["substituted"], 1);
   EXPECT_EQ(doc["summary"]["2"]["dice"]["nan_count"], 1);
-  EXPECT_EQ(slurp(tmp / "out/metrics.csv"), mm::metrics_csv(sample_cases()));
+  EXPECT_EQ(medport::testing::read_text(tmp / "out/metrics.csv"), mm::metrics_csv(sample_cases()));
   EXPECT_THROW(mm::metric_value(mm::LabelMetrics{}, "volume"), medport::UsageError);
 }

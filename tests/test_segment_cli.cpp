@@ -16,11 +16,6 @@ using medport::testing::run_medport;
 using medport::testing::TempDir;
 namespace fs = std::filesystem;
 
-nlohmann::json read_json(const fs::path& p) {
-  const auto bytes = read_file(p);
-  return nlohmann::json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
-
 class SegmentCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -56,7 +51,7 @@ TEST_F(SegmentCli, BatchFolderResumesAndReportsBadCases) {
   EXPECT_EQ(a.shape(), (Shape{200, 150}));
   EXPECT_EQ(a.contiguous_bytes(), b.contiguous_bytes());
 
-  const auto summary = read_json(out / "a.json");
+  const auto summary = medport::testing::read_json(out / "a.json");
   EXPECT_EQ(summary["case"], "a");
   EXPECT_EQ(summary["input"]["sha256"], sha256_hex(read_file(dir_ / "in" / "a.npy")));
   EXPECT_EQ(summary["models"][0]["onnx_sha256"], sha256_hex(read_file(onnx_)));
@@ -129,7 +124,7 @@ TEST_F(SegmentCli, RawPngRunsPreprocessingAndExportsInTheInputGeometry) {
   double lo = 0, hi = 0;
   cv::minMaxLoc(seg, &lo, &hi);
   EXPECT_LE(hi, 3.0);
-  const auto summary = read_json(out / "echo.json");
+  const auto summary = medport::testing::read_json(out / "echo.json");
   EXPECT_EQ(summary["input"]["preprocessed"], false);
   EXPECT_EQ(summary["shape"], (std::vector<int>{60, 45}));
   EXPECT_TRUE(fs::exists(out / "echo_overlay.png"));

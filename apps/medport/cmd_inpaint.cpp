@@ -51,20 +51,11 @@ int run(const InpaintArgs& a) {
   for (std::int64_t b = 0; b < a.batch; ++b) gt_values.insert(gt_values.end(), one.begin(), one.end());
   const Tensor gt = Tensor::from_f32({a.batch, is[1], is[2], is[3]}, gt_values);
 
-  runtime::SessionOptions options;
-  options.intra_op_threads = a.threads;
-  options.provider = runtime::parse_provider(a.provider);
-  if (options.provider == runtime::Provider::Cuda && !runtime::cuda_provider_available())
-    throw UsageError("--provider cuda: the CUDA execution provider is not available on this machine");
+  const runtime::SessionOptions options = runtime::session_options_from_flags(a.threads, a.provider);
   runtime::Session session(a.model, options);
   const d::DenoiseFn model = d::session_denoiser(session);
 
-  std::unique_ptr<d::NoiseSource> noise;
-  if (a.noise_npz.empty()) {
-    noise = std::make_unique<d::PrefetchingTorchNoise>(a.seed);
-  } else {
-    noise = std::make_unique<d::RecordedNoise>(d::RecordedNoise::from_npz(a.noise_npz));
-  }
+  const std::unique_ptr<d::NoiseSource> noise = d::make_noise_source(a.seed, a.noise_npz);
   d::ProgressBar bar(a.quiet ? nullptr : stderr, "repaint");
   const Tensor result = d::sample_repaint(process, model, gt, mask, *noise, s.repaint, s.sampler, bar.callback());
   bar.finish();

@@ -21,11 +21,7 @@ struct RunArgs {
 
 int run(const RunArgs& args) {
   using namespace medport;
-  runtime::SessionOptions options;
-  options.intra_op_threads = args.threads;
-  options.provider = runtime::parse_provider(args.provider);
-  if (options.provider == runtime::Provider::Cuda && !runtime::cuda_provider_available())
-    throw UsageError("--provider cuda: the CUDA execution provider is not available on this machine");
+  const runtime::SessionOptions options = runtime::session_options_from_flags(args.threads, args.provider);
 
   const auto arrays = ckpt::read_npz(args.inputs);
   runtime::Session session(args.model, options);

@@ -37,20 +37,11 @@ int run(const SampleArgs& a) {
   if (a.sampler == "ddpm" && a.eta != 0.0) throw UsageError("--eta applies to --sampler ddim only");
   const d::DiffusionProcess process = d::make_diffusion_process(s.schedule, s.diffusion_steps, s.respacing);
 
-  runtime::SessionOptions options;
-  options.intra_op_threads = a.threads;
-  options.provider = runtime::parse_provider(a.provider);
-  if (options.provider == runtime::Provider::Cuda && !runtime::cuda_provider_available())
-    throw UsageError("--provider cuda: the CUDA execution provider is not available on this machine");
+  const runtime::SessionOptions options = runtime::session_options_from_flags(a.threads, a.provider);
   runtime::Session session(a.model, options);
   const d::DenoiseFn model = d::session_denoiser(session);
 
-  std::unique_ptr<d::NoiseSource> noise;
-  if (a.noise_npz.empty()) {
-    noise = std::make_unique<d::PrefetchingTorchNoise>(a.seed);
-  } else {
-    noise = std::make_unique<d::RecordedNoise>(d::RecordedNoise::from_npz(a.noise_npz));
-  }
+  const std::unique_ptr<d::NoiseSource> noise = d::make_noise_source(a.seed, a.noise_npz);
   d::ProgressBar bar(a.quiet ? nullptr : stderr, a.sampler);
   const Shape shape{a.batch, s.in_channels, size, size};
   const Tensor samples = a.sampler == "ddim"

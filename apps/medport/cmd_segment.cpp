@@ -40,11 +40,7 @@ struct SegmentArgs {
 int run(const SegmentArgs& args) {
   using namespace medport;
   using Clock = std::chrono::steady_clock;
-  runtime::SessionOptions session_options;
-  session_options.intra_op_threads = args.threads;
-  session_options.provider = runtime::parse_provider(args.provider);
-  if (session_options.provider == runtime::Provider::Cuda && !runtime::cuda_provider_available())
-    throw UsageError("--provider cuda: the CUDA execution provider is not available on this machine");
+  const runtime::SessionOptions session_options = runtime::session_options_from_flags(args.threads, args.provider);
 
   std::vector<segment::LoadedModel> models;
   models.push_back(segment::load_model(args.model, session_options));

@@ -7,18 +7,10 @@
 
 #include "medport/error.hpp"
 #include "medport/tensor.hpp"
+#include "medport/util/numpy_compat.hpp"
 
 namespace medport::imaging {
 namespace {
-
-// numpy's np.round: halves go to the even neighbour.
-double round_half_even(double x) {
-  const double floor_x = std::floor(x);
-  const double diff = x - floor_x;
-  if (diff < 0.5) return floor_x;
-  if (diff > 0.5) return floor_x + 1.0;
-  return std::fmod(floor_x, 2.0) == 0.0 ? floor_x : floor_x + 1.0;
-}
 
 Extent strides_of(std::span<const std::int64_t> shape) {
   Extent strides(shape.size(), 1);

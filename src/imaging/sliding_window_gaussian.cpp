@@ -5,35 +5,12 @@
 #include <limits>
 #include <string>
 
+#include "medport/util/numpy_compat.hpp"
 #include "medport/error.hpp"
 #include "medport/imaging/sliding_window.hpp"
 
 namespace medport::imaging {
 namespace {
-
-// numpy's pairwise summation (np.sum of a contiguous float64 array), including its 8-way
-// unrolled blocks, so the kernel normalisation rounds exactly like phi_x / phi_x.sum().
-double numpy_pairwise_sum(const double* a, std::size_t n) {
-  if (n < 8) {
-    double sum = 0.0;
-    for (std::size_t i = 0; i < n; ++i) sum += a[i];
-    return sum;
-  }
-  if (n <= 128) {
-    double r[8];
-    for (std::size_t j = 0; j < 8; ++j) r[j] = a[j];
-    std::size_t i = 8;
-    for (; i < n - (n % 8); i += 8) {
-      for (std::size_t j = 0; j < 8; ++j) r[j] += a[i + j];
-    }
-    double sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; ++i) sum += a[i];
-    return sum;
-  }
-  std::size_t half = n / 2;
-  half -= half % 8;
-  return numpy_pairwise_sum(a, half) + numpy_pairwise_sum(a + half, n - half);
-}
 
 // scipy.ndimage's 1-D Gaussian kernel (order 0): radius int(truncate * sigma + 0.5),
 // exp(-0.5 / sigma^2 * x^2) normalised by its sum.

@@ -6,6 +6,7 @@
 
 #include "medport/error.hpp"
 #include "medport/metrics/contours.hpp"
+#include "medport/util/numpy_compat.hpp"
 
 namespace medport::metrics {
 namespace {
@@ -15,38 +16,7 @@ constexpr double kMaxChordDeviationPx = 8.0;
 constexpr double kEdgeSearchStartPx = 8.0;  // start inside to avoid stopping early at the base
 constexpr double kEdgeSearchStepPx = 0.5;
 
-double round_half_even(double x) {
-  const double floor_x = std::floor(x);
-  const double diff = x - floor_x;
-  if (diff < 0.5) return floor_x;
-  if (diff > 0.5) return floor_x + 1.0;
-  return std::fmod(floor_x, 2.0) == 0.0 ? floor_x : floor_x + 1.0;
-}
-
 double length(double dr, double dc) { return std::sqrt(dr * dr + dc * dc); }
-
-// numpy's np.sum over a short float64 array (pairwise with 8 partial sums).
-double numpy_sum(const double* a, std::size_t n) {
-  if (n < 8) {
-    double sum = 0.0;
-    for (std::size_t i = 0; i < n; ++i) sum += a[i];
-    return sum;
-  }
-  if (n <= 128) {
-    double r[8];
-    for (std::size_t j = 0; j < 8; ++j) r[j] = a[j];
-    std::size_t i = 8;
-    for (; i < n - (n % 8); i += 8) {
-      for (std::size_t j = 0; j < 8; ++j) r[j] += a[i + j];
-    }
-    double sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; ++i) sum += a[i];
-    return sum;
-  }
-  std::size_t half = n / 2;
-  half -= half % 8;
-  return numpy_sum(a, half) + numpy_sum(a + half, n - half);
-}
 
 struct BaseAndApex {
   std::size_t mid = 0;
@@ -138,7 +108,7 @@ double volume_ml(const std::array<double, kDisks>& a2c_mm, const std::array<doub
   // Same operation order as the reference: metres, products, np.sum, * h * pi / 4, to mL.
   std::array<double, kDisks> products{};
   for (int k = 0; k < kDisks; ++k) products[k] = (a2c_mm[k] / 1000.0) * (a4c_mm[k] / 1000.0);
-  const double cubic_metres = numpy_sum(products.data(), products.size()) * (disk_height_mm / 1000.0) *
+  const double cubic_metres = numpy_pairwise_sum(products.data(), products.size()) * (disk_height_mm / 1000.0) *
                               std::numbers::pi / 4.0;
   return cubic_metres * 1e6;
 }

@@ -10,6 +10,7 @@
 
 #include "medport/error.hpp"
 #include "medport/tensor.hpp"
+#include "medport/util/numpy_compat.hpp"
 
 namespace medport::metrics {
 namespace {
@@ -140,14 +141,6 @@ std::vector<Contour> assemble_contours(const std::vector<Segment>& segments) {
   result.reserve(contours.size());
   for (auto& [id, points] : contours) result.emplace_back(points.begin(), points.end());
   return result;
-}
-
-double round_half_even(double x) {
-  const double floor_x = std::floor(x);
-  const double diff = x - floor_x;
-  if (diff < 0.5) return floor_x;
-  if (diff > 0.5) return floor_x + 1.0;
-  return std::fmod(floor_x, 2.0) == 0.0 ? floor_x : floor_x + 1.0;
 }
 
 // Pillow's ImagingScaleAffine column/row table: source index per output index, -1 outside.

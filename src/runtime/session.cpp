@@ -68,6 +68,15 @@ Provider parse_provider(const std::string& name) {
   throw UsageError("unknown provider '" + name + "' (use cpu or cuda)");
 }
 
+SessionOptions session_options_from_flags(int threads, const std::string& provider) {
+  SessionOptions options;
+  options.intra_op_threads = threads;
+  options.provider = parse_provider(provider);
+  if (options.provider == Provider::Cuda && !cuda_provider_available())
+    throw UsageError("--provider cuda: the CUDA execution provider is not available on this machine");
+  return options;
+}
+
 bool cuda_provider_available() {
   const auto providers = Ort::GetAvailableProviders();
   if (std::find(providers.begin(), providers.end(), "CUDAExecutionProvider") == providers.end()) return false;

@@ -2,6 +2,8 @@
 // Helpers shared by the test executables: fixture lookup, temporary folders, running the CLI.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -29,6 +31,10 @@ class TempDir {
  private:
   fs::path path_;
 };
+
+// Whole file as text / parsed as JSON (empty string when the file cannot be read).
+std::string read_text(const fs::path& path);
+nlohmann::json read_json(const fs::path& path);
 
 struct CommandResult {
   int exit_code = -1;

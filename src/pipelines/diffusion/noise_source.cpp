@@ -87,4 +87,9 @@ void RecordedNoise::fill(std::span<float> out) {
   ++draws_taken_;
 }
 
+std::unique_ptr<NoiseSource> make_noise_source(std::uint64_t seed, const std::string& noise_npz) {
+  if (noise_npz.empty()) return std::make_unique<PrefetchingTorchNoise>(seed);
+  return std::make_unique<RecordedNoise>(RecordedNoise::from_npz(noise_npz));
+}
+
 }  // namespace medport::diffusion

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <future>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -69,5 +70,9 @@ class RecordedNoise final : public NoiseSource {
   std::size_t position_ = 0;
   std::size_t draws_taken_ = 0;
 };
+
+// What the CLI's --seed / --noise-npz flags ask for: recorded draws replayed from the npz when a
+// path is given, otherwise torch-compatible draws for the seed (generated ahead on a thread).
+std::unique_ptr<NoiseSource> make_noise_source(std::uint64_t seed, const std::string& noise_npz);
 
 }  // namespace medport::diffusion
