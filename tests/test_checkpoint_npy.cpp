@@ -61,13 +61,6 @@ std::string hex(const std::vector<std::byte>& bytes) {
 }
 
 // Runs Debian's python3 with numpy; skips the test when it is not available.
-#define RUN_PYTHON_OR_SKIP(result, script, ...)                                                   \
-  const auto result = mt::run_program({MEDPORT_PYTHON, "-c", script, __VA_ARGS__});             \
-  if (result.exit_code != 0 && result.err.find("No module named") != std::string::npos)          \
-    GTEST_SKIP() << "numpy not available: " << result.err;                                       \
-  if (result.exit_code == -1) GTEST_SKIP() << "cannot run " << MEDPORT_PYTHON;                    \
-  ASSERT_EQ(result.exit_code, 0) << result.err
-
 // What numpy reads: [[name, {dtype, shape, hex of little-endian C-order bytes}], ...].
 constexpr const char* kDumpScript = R"PY(
 import sys, json, numpy as np
@@ -144,7 +137,7 @@ std::string float_list(const std::vector<float>& v) {
 TEST(Npz, FixtureMatchesWhatNumpyReads) {
   MEDPORT_FIXTURE_OR_SKIP(path, "checkpoints/edge/numpy_npz.npz");
   const auto ours = ckpt::read_npz(path);
-  RUN_PYTHON_OR_SKIP(numpy, kDumpScript, path.string());
+  MEDPORT_RUN_PYTHON_OR_SKIP(numpy, kDumpScript, path.string());
   expect_matches_numpy(numpy.out, ours);
 }
 
@@ -175,7 +168,7 @@ TEST(Npz, CompressedFixture) {
   const auto v = ours[0].second.to_f32();
   ASSERT_EQ(v.size(), 10u);
   for (int i = 0; i < 10; ++i) EXPECT_FLOAT_EQ(v[static_cast<std::size_t>(i)], static_cast<float>(i) / 9.0f);
-  RUN_PYTHON_OR_SKIP(numpy, kDumpScript, path.string());
+  MEDPORT_RUN_PYTHON_OR_SKIP(numpy, kDumpScript, path.string());
   expect_matches_numpy(numpy.out, ours);
 }
 
@@ -223,7 +216,7 @@ TEST(Npy, ReadsWhatNumpyWritesForEveryDtypeAndByteOrder) {
     script += "np.save(d + '/" + name + "_be.npy', v.astype('" + s.numpy + "'.replace('<', '>')))\n";
     script += "np.save(d + '/" + name + "_f.npy', np.asfortranarray(v.astype('" + s.numpy + "')))\n";
   }
-  RUN_PYTHON_OR_SKIP(made, script, dir.path().string());
+  MEDPORT_RUN_PYTHON_OR_SKIP(made, script, dir.path().string());
   for (const auto& s : samples()) {
     const std::string name(medport::dtype_name(s.dtype));
     for (const char* variant : {"_le", "_be", "_f"}) {
@@ -250,7 +243,7 @@ TEST(Npy, WritesTheSameBytesAsNumpy) {
   script += "np.save(d + '/empty.npy', np.zeros((0, 4), dtype='<i8'))\n";
   script += "np.save(d + '/vector.npy', np.arange(1234567, dtype='|u1')[:7])\n";
   script += "np.save(d + '/rank5.npy', np.zeros((1, 2, 1, 2, 1), dtype='<f2'))\n";
-  RUN_PYTHON_OR_SKIP(made, script, dir.path().string());
+  MEDPORT_RUN_PYTHON_OR_SKIP(made, script, dir.path().string());
   for (const auto& s : samples()) {
     SCOPED_TRACE(medport::dtype_name(s.dtype));
     const auto ours = ckpt::write_npy(sample_tensor(s));
@@ -279,7 +272,7 @@ for version in [(1, 0), (2, 0), (3, 0)]:
     with open(sys.argv[1] + '/v%d.npy' % version[0], 'wb') as f:
         fmt.write_array(f, np.arange(6, dtype='<i4').reshape(3, 2), version=version)
 )PY";
-  RUN_PYTHON_OR_SKIP(made, script, dir.path().string());
+  MEDPORT_RUN_PYTHON_OR_SKIP(made, script, dir.path().string());
   for (const char* v : {"v1.npy", "v2.npy", "v3.npy"}) {
     SCOPED_TRACE(v);
     const Tensor t = ckpt::read_npy_file(dir / v);

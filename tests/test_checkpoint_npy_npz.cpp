@@ -18,13 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-#define RUN_PYTHON_OR_SKIP(result, script, ...)                                                   \
-  const auto result = mt::run_program({MEDPORT_PYTHON, "-c", script, __VA_ARGS__});             \
-  if (result.exit_code != 0 && result.err.find("No module named") != std::string::npos)          \
-    GTEST_SKIP() << "numpy not available: " << result.err;                                       \
-  if (result.exit_code == -1) GTEST_SKIP() << "cannot run " << MEDPORT_PYTHON;                    \
-  ASSERT_EQ(result.exit_code, 0) << result.err
-
 std::string hex(const std::vector<std::byte>& bytes) {
   static const char* digits = "0123456789abcdef";
   std::string s;
@@ -67,7 +60,7 @@ print(json.dumps(out))
 )PY";
 
 void expect_numpy_sees(const fs::path& path, const ckpt::NamedTensors& written, int method) {
-  RUN_PYTHON_OR_SKIP(numpy, kInspectScript, path.string());
+  MEDPORT_RUN_PYTHON_OR_SKIP(numpy, kInspectScript, path.string());
   const auto seen = nlohmann::json::parse(numpy.out);
   ASSERT_EQ(seen.size(), written.size());
   for (std::size_t i = 0; i < written.size(); ++i) {
@@ -205,7 +198,7 @@ open(d + '/truncated.npz', 'wb').write(data[:len(data) // 2])
 corrupt = bytearray(data); corrupt[data.index(b'\x93NUMPY') + 90] ^= 0xff
 open(d + '/crc.npz', 'wb').write(bytes(corrupt))
 )PY";
-  RUN_PYTHON_OR_SKIP(made, script, dir.path().string());
+  MEDPORT_RUN_PYTHON_OR_SKIP(made, script, dir.path().string());
   expect_input_error([&] { (void)ckpt::read_npz(dir / "not_npy.npz"); }, "not_npy.npz", "notes.txt");
   expect_input_error([&] { (void)ckpt::read_npz(dir / "bad_member.npz"); }, "bad_member.npz:bad.npy", "bytes of data follow");
   expect_input_error([&] { (void)ckpt::read_npz(dir / "object.npz"); }, "object.npz:o.npy", "pickled");

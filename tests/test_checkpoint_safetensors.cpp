@@ -20,13 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-#define RUN_PYTHON_OR_SKIP(result, script, ...)                                                   \
-  const auto result = mt::run_program({MEDPORT_PYTHON, "-c", script, __VA_ARGS__});             \
-  if (result.exit_code != 0 && result.err.find("No module named") != std::string::npos)          \
-    GTEST_SKIP() << "numpy not available: " << result.err;                                       \
-  if (result.exit_code == -1) GTEST_SKIP() << "cannot run " << MEDPORT_PYTHON;                    \
-  ASSERT_EQ(result.exit_code, 0) << result.err
-
 std::string as_string(const std::vector<std::byte>& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
 std::vector<std::byte> as_bytes(const std::string& s) {
@@ -180,7 +173,7 @@ text = json.dumps(dict(reversed(list(header.items())))).encode()
 with open(sys.argv[1], "wb") as f:
     f.write(struct.pack("<Q", len(text)) + text + data)
 )PY";
-  RUN_PYTHON_OR_SKIP(made, script, (dir / "py.safetensors").string());
+  MEDPORT_RUN_PYTHON_OR_SKIP(made, script, (dir / "py.safetensors").string());
   const auto file = ckpt::read_safetensors_file(dir / "py.safetensors");
   EXPECT_EQ(file.metadata, (std::map<std::string, std::string>{{"format", "pt"}, {"note", "caf\xc3\xa9"}}));
   std::map<std::string, Tensor> by_name(file.tensors.begin(), file.tensors.end());
@@ -237,7 +230,7 @@ for name, info in header.items():
 assert end == len(data)
 print(json.dumps(out))
 )PY";
-  RUN_PYTHON_OR_SKIP(read, script, (dir / "ours.safetensors").string());
+  MEDPORT_RUN_PYTHON_OR_SKIP(read, script, (dir / "ours.safetensors").string());
   const auto seen = nlohmann::json::parse(read.out);
   EXPECT_EQ(seen["__metadata__"]["k"], "v");
   const std::map<DType, std::string> names{{DType::F32, "F32"}, {DType::F64, "F64"}, {DType::F16, "F16"},

@@ -53,3 +53,12 @@ CommandResult run_program(const std::vector<std::string>& argv);
   const auto var = ::medport::testing::fixture(relative);                                \
   if (var.empty()) GTEST_SKIP() << "fixture " << (relative) << " not found under "       \
                                 << ::medport::testing::fixtures_dir()
+
+// Runs `/usr/bin/python3 -c SCRIPT ARGS...` into `result`; skips the test when Python or one of
+// the modules the script imports is missing, fails it on any other error.
+#define MEDPORT_RUN_PYTHON_OR_SKIP(result, script, ...)                                                      \
+  const auto result = ::medport::testing::run_program({MEDPORT_PYTHON, "-c", script, __VA_ARGS__});        \
+  if (result.exit_code != 0 && result.err.find("No module named") != std::string::npos)                     \
+    GTEST_SKIP() << "Python module not available: " << result.err;                                          \
+  if (result.exit_code == -1) GTEST_SKIP() << "cannot run " << MEDPORT_PYTHON;                               \
+  ASSERT_EQ(result.exit_code, 0) << result.err
