@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cmath>
 // `medport convert` + `medport sample` / `medport inpaint` end to end on the small UNet, replaying
 // the recorded noise of the upstream runs: the written arrays must match the fixtures.
 #include <cmath>
@@ -5,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "medport/checkpoint/npy.hpp"
+#include "medport/pipelines/diffusion/images.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -150,6 +153,20 @@ TEST_F(DiffusionCli, InpaintCropsTheImageAndBuildsTheSectorMask) {
                          (dir_ / "x.npz").string(), "-q"})
                 .exit_code,
             2);  // neither --mask nor --sector-mask
+  // -o OUT.png writes the 8-bit image: the same values as the npz, mapped by ((x + 1) * 127.5).
+  const auto r3 = run_medport({"inpaint", (dir_ / "unet.onnx").string(), "--image", pgm.string(), "--sector-mask", "2",
+                               "--size", "32", "-o", (dir_ / "out.png").string(), "--seed", "0", "--t-T", "4",
+                               "--jump-length", "1", "--jump-n-sample", "1", "--respacing", "4", "-q"});
+  ASSERT_EQ(r3.exit_code, 0) << r3.err;
+  const auto png = medport::diffusion::load_diffusion_image(dir_ / "out.png", 3);
+  ASSERT_EQ(png.shape(), (medport::Shape{1, 3, 32, 32}));
+  const auto from_npz = out.to_f32(), from_png = png.to_f32();
+  double worst = 0;
+  for (std::size_t i = 0; i < from_npz.size(); ++i) {
+    const double expected = std::clamp(std::floor((from_npz[i] + 1.0) * 127.5), 0.0, 255.0) / 127.5 - 1.0;
+    worst = std::max(worst, std::abs(expected - from_png[i]));
+  }
+  EXPECT_LE(worst, 1.0 / 127.5 + 1e-6);
 }
 
 TEST_F(DiffusionCli, BadInputsGiveInputAndUsageErrors) {

@@ -59,7 +59,18 @@ int run(const InpaintArgs& a) {
   d::ProgressBar bar(a.quiet ? nullptr : stderr, "repaint");
   const Tensor result = d::sample_repaint(process, model, gt, mask, *noise, s.repaint, s.sampler, bar.callback());
   bar.finish();
-  ckpt::write_npz(a.output, {{"inpainted", result}});
+  // OUT.png gets the 8-bit image (OUT_001.png ... for the further batch items); anything else
+  // is an npz holding the [-1, 1] values.
+  const std::filesystem::path out_path(a.output);
+  if (out_path.extension() == ".png") {
+    for (std::int64_t i = 0; i < a.batch; ++i) {
+      std::filesystem::path p = out_path;
+      if (i > 0) p.replace_filename(out_path.stem().string() + "_" + std::to_string(i) + ".png");
+      d::write_png(p, result, i);
+    }
+  } else {
+    ckpt::write_npz(a.output, {{"inpainted", result}});
+  }
   if (!a.images.empty()) {
     for (std::int64_t i = 0; i < a.batch; ++i) {
       std::string name = std::to_string(i);
@@ -90,7 +101,10 @@ medport::cli::Runner setup(CLI::App& root) {
                   "centre-crop 8-bit images to SIZE x SIZE like guided-diffusion center_crop_arr "
                   "(default: the sidecar's image_size, from convert --image-size; none: as given)")
       ->check(CLI::Range(1, 16384));
-  cmd->add_option("-o,--output", a->output, "npz receiving 'inpainted' [N,C,H,W] in [-1,1]")->required();
+  cmd->add_option("-o,--output", a->output,
+                 "OUT.png (8-bit image; OUT_1.png ... for further batch items) or an npz receiving "
+                 "'inpainted' [N,C,H,W] in [-1,1]")
+      ->required();
   cmd->add_option("--images", a->images, "folder receiving inpainted_NNN.png (8-bit)");
   cmd->add_option("--seed", a->seed, "torch.manual_seed value: the same draws as torch.randn on CPU");
   cmd->add_option("--noise-npz", a->noise_npz, "replay recorded draws ('noise_draws' [+ 'noise_draw_shapes'])");
