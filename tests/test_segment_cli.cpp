@@ -128,6 +128,24 @@ TEST_F(SegmentCli, RawPngRunsPreprocessingAndExportsInTheInputGeometry) {
   EXPECT_EQ(summary["input"]["preprocessed"], false);
   EXPECT_EQ(summary["shape"], (std::vector<int>{60, 45}));
   EXPECT_TRUE(fs::exists(out / "echo_overlay.png"));
+
+  // --spacing gives a PNG its pixel size: areas are pixel counts x 0.4 mm x 0.25 mm.
+  const auto out2 = dir_ / "out_spacing";
+  const auto r2 = run_medport({"segment", onnx_.string(), (dir_ / "echo.png").string(), "-o", out2.string(),
+                               "--no-tta", "--spacing", "0.4,0.25"});
+  ASSERT_EQ(r2.exit_code, 0) << r2.err;
+  const auto summary2 = medport::testing::read_json(out2 / "echo.json");
+  EXPECT_EQ(summary2["input"]["spacing_mm"], (std::vector<double>{0.4, 0.25}));
+  bool any_label = false;
+  for (const auto& label : summary2["labels"]) {
+    EXPECT_NEAR(label["area_mm2"].get<double>(), label["pixels"].get<double>() * 0.1, 1e-6) << label;
+    any_label = true;
+  }
+  EXPECT_TRUE(any_label);
+  EXPECT_EQ(run_medport({"segment", onnx_.string(), (dir_ / "echo.png").string(), "-o", out2.string(), "--spacing",
+                         "0.4"})
+                .exit_code,
+            2);
 }
 
 }  // namespace

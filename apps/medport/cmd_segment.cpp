@@ -9,6 +9,7 @@
 
 #include "command.hpp"
 #include "medport/error.hpp"
+#include "medport/pipelines/phantom/label_files.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
 #include "medport/pipelines/segment/progress.hpp"
 #include "medport/runtime/session.hpp"
@@ -26,6 +27,7 @@ struct SegmentArgs {
   bool save_logits = false;
   bool save_probabilities = false;
   bool no_tta = false;
+  std::string spacing;
   bool no_overlay = false;
   bool contours = false;
   bool overwrite = false;
@@ -59,6 +61,10 @@ int run(const SegmentArgs& args) {
   options.overlay = !args.no_overlay;
   options.overlay_options.contours = args.contours;
   options.overlay_options.alpha = args.alpha;
+  if (!args.spacing.empty()) {
+    if (args.preprocessed) throw UsageError("--spacing applies to raw images, not to --preprocessed arrays");
+    options.read.spacing = pipelines::clinical::parse_spacing(args.spacing, 2, 3);
+  }
   options.predictor.mirror = !args.no_tta;
   options.predictor.tile_batch = args.tile_batch;
   options.predictor.workers = args.workers;
@@ -116,6 +122,9 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_flag("--save-logits", args->save_logits, "write <case>_logits.npz (key 'logits', K x spatial)");
   cmd->add_flag("--save-probabilities", args->save_probabilities, "write <case>_probabilities.npz (softmax)");
   cmd->add_flag("--no-tta", args->no_tta, "no test-time mirroring");
+  cmd->add_option("--spacing", args->spacing,
+                  "pixel/voxel spacing in mm, array order (ROW,COL or Z,ROW,COL), for formats that carry "
+                  "none (PNG, JPEG, npy) or to override the file's");
   cmd->add_flag("--no-overlay", args->no_overlay, "no overlay PNG for 2D cases");
   cmd->add_flag("--contours", args->contours, "overlay draws label outlines instead of filled regions");
   cmd->add_option("--alpha", args->alpha, "overlay fill opacity")->check(CLI::Range(0.0, 1.0));

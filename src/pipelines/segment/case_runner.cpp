@@ -219,7 +219,8 @@ CaseOutputs run_raw(std::span<const LoadedModel> models, const CaseInput& input,
 
   auto stage = Clock::now();
   const imaging::Image image =
-      input.files.size() == 1 ? imaging::read_image(input.files.front()) : imaging::read_channels(input.files);
+      input.files.size() == 1 ? imaging::read_image(input.files.front(), options.read)
+                              : imaging::read_channels(input.files, options.read);
   Json files = Json::array();
   for (const auto& f : input.files)
     files.push_back({{"path", fs::absolute(f).string()}, {"sha256", sha256_hex(read_file(f))}});

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "medport/imaging/image_io.hpp"
 #include "medport/pipelines/segment/overlay.hpp"
 #include "medport/pipelines/segment/predictor.hpp"
 
@@ -26,6 +27,7 @@ struct CaseOptions {
   bool overlay = true;
   OverlayOptions overlay_options;
   PredictorOptions predictor;
+  imaging::ReadOptions read;  // raw inputs only: e.g. the spacing of formats that carry none
 };
 
 // One case: its name and its channel files (one file unless nnU-Net's CASE_XXXX convention).
