@@ -169,6 +169,27 @@ TEST_F(DiffusionCli, InpaintCropsTheImageAndBuildsTheSectorMask) {
   EXPECT_LE(worst, 1.0 / 127.5 + 1e-6);
 }
 
+TEST_F(DiffusionCli, SampleShortFormWritesAFolderLikeTheLongForm) {
+  // medport sample MODEL --n 2 --steps 4 --ddim --eta 0 -o OUTDIR  ==  --batch 2 --sampler ddim --respacing ddim4
+  const auto onnx = (dir_ / "unet.onnx").string();
+  const auto r = run_medport({"sample", onnx, "--n", "2", "--steps", "4", "--ddim", "--eta", "0", "--size", "32",
+                              "--seed", "5", "-q", "-o", (dir_ / "short").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto r2 = run_medport({"sample", onnx, "--batch", "2", "--sampler", "ddim", "--respacing", "ddim4", "--size",
+                               "32", "--seed", "5", "-q", "-o", (dir_ / "long.npz").string()});
+  ASSERT_EQ(r2.exit_code, 0) << r2.err;
+  const auto a = medport::ckpt::read_npz_member(dir_ / "short" / "samples.npz", "samples");
+  const auto b = medport::ckpt::read_npz_member(dir_ / "long.npz", "samples");
+  ASSERT_EQ(a.shape(), (medport::Shape{2, 3, 32, 32}));
+  EXPECT_EQ(max_abs_diff(a, b), 0.0);
+  EXPECT_TRUE(fs::exists(dir_ / "short" / "sample_000.png"));
+  EXPECT_TRUE(fs::exists(dir_ / "short" / "sample_001.png"));
+  EXPECT_EQ(run_medport({"sample", onnx, "--steps", "4", "--respacing", "4", "--size", "32", "-q", "-o",
+                         (dir_ / "x.npz").string()})
+                .exit_code,
+            2);
+}
+
 TEST_F(DiffusionCli, BadInputsGiveInputAndUsageErrors) {
   const auto onnx = (dir_ / "unet.onnx").string();
   // 30 is not a multiple of 32 (five downsamplings).

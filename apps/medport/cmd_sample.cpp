@@ -1,6 +1,7 @@
 // `medport sample MODEL.onnx -o OUT.npz`: unconditional DDPM / DDIM sampling with a compiled
 // guided-diffusion UNet (`medport convert` of the checkpoint); torch-identical noise for --seed.
 #include <cstdio>
+#include <filesystem>
 
 #include "command.hpp"
 #include "medport/checkpoint/npy.hpp"
@@ -15,13 +16,30 @@ struct SampleArgs {
   std::string model, output, images, noise_npz, sampler = "ddpm", schedule, respacing, variance, provider = "cpu";
   std::uint64_t seed = 0;
   std::int64_t batch = 1, size = 0;
-  int diffusion_steps = 0, threads = 0;
+  int diffusion_steps = 0, threads = 0, steps = 0;
   double eta = 0.0;
-  bool no_clip = false, quiet = false;
+  bool no_clip = false, quiet = false, ddim = false;
 };
 
-int run(const SampleArgs& a) {
+// The short form: --steps N is respacing "N" (or "ddimN" with --ddim), --ddim picks the
+// DDIM sampler, and an -o that is not an .npz is a folder receiving samples.npz + sample_NNN.png.
+SampleArgs resolve_short_form(SampleArgs a) {
+  if (a.ddim) a.sampler = "ddim";
+  if (a.steps > 0) {
+    if (!a.respacing.empty()) throw medport::UsageError("give --steps or --respacing, not both");
+    a.respacing = (a.sampler == "ddim" ? "ddim" : "") + std::to_string(a.steps);
+  }
+  const std::filesystem::path out(a.output);
+  if (out.extension() != ".npz") {
+    if (a.images.empty()) a.images = out.string();
+    a.output = (out / "samples.npz").string();
+  }
+  return a;
+}
+
+int run(const SampleArgs& args) {
   using namespace medport;
+  const SampleArgs a = resolve_short_form(args);
   namespace d = medport::diffusion;
   d::DiffusionSettings s = d::settings_for_model(a.model);
   if (a.diffusion_steps > 0) s.diffusion_steps = a.diffusion_steps;
@@ -67,11 +85,15 @@ medport::cli::Runner setup(CLI::App& root) {
   auto a = std::make_shared<SampleArgs>();
   auto* cmd = root.add_subcommand("sample", "Generate images with a compiled guided-diffusion UNet (DDPM or DDIM)");
   cmd->add_option("model", a->model, "ONNX UNet written by `medport convert` (reads MODEL.medport.json)")->required();
-  cmd->add_option("-o,--output", a->output, "npz receiving 'samples' [N,C,H,W] in [-1,1]")->required();
+  cmd->add_option("-o,--output", a->output,
+                  "OUTDIR (receives samples.npz and sample_NNN.png) or an .npz receiving 'samples' [N,C,H,W] in [-1,1]")
+      ->required();
   cmd->add_option("--images", a->images, "folder receiving sample_NNN.png (8-bit)");
   cmd->add_option("--seed", a->seed, "torch.manual_seed value: the same draws as torch.randn on CPU");
   cmd->add_option("--noise-npz", a->noise_npz, "replay recorded draws (array 'noise_draws') instead of --seed");
-  cmd->add_option("--batch", a->batch, "images per batch")->check(CLI::Range(1, 1024));
+  cmd->add_option("--n,--batch", a->batch, "images to generate (one batch)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--steps", a->steps, "sampling steps: respacing N (ddimN with --ddim)")->check(CLI::Range(1, 1000000));
+  cmd->add_flag("--ddim", a->ddim, "DDIM sampler (same as --sampler ddim)");
   cmd->add_option("--size", a->size, "image side in pixels (default: the sidecar's image size)")->check(CLI::Range(1, 16384));
   cmd->add_option("--sampler", a->sampler, "ddpm | ddim")->check(CLI::IsMember({"ddpm", "ddim"}));
   cmd->add_option("--eta", a->eta, "DDIM eta")->check(CLI::Range(0.0, 10.0));
