@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "command.hpp"
+#include "diffusion_flags.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/diffusion/images.hpp"
@@ -12,23 +13,18 @@
 namespace {
 
 struct InpaintArgs {
-  std::string model, image, mask, output, images, noise_npz, schedule, respacing, variance, provider = "cpu";
-  std::uint64_t seed = 0;
+  medport::cli::DiffusionFlags common;
+  std::string image, mask, output, images;
   std::int64_t batch = 1;
-  int diffusion_steps = 0, threads = 0, t_T = 0, jump_length = 0, jump_n_sample = 0;
+  int t_T = 0, jump_length = 0, jump_n_sample = 0;
   std::int64_t size = 0;  // centre-crop size for 8-bit images (0: the sidecar's image_size)
   int sector_border = 0;  // > 0: keep mask from the image's sector (EchoGAINS get_repaint_mask)
-  bool quiet = false;
 };
 
 int run(const InpaintArgs& a) {
   using namespace medport;
   namespace d = medport::diffusion;
-  d::DiffusionSettings s = d::settings_for_model(a.model);
-  if (a.diffusion_steps > 0) s.diffusion_steps = a.diffusion_steps;
-  if (!a.schedule.empty()) s.schedule = d::parse_noise_schedule(a.schedule);
-  if (!a.respacing.empty()) s.respacing = a.respacing;
-  if (!a.variance.empty()) s.sampler.variance = d::parse_variance_type(a.variance);
+  d::DiffusionSettings s = cli::settings_with_overrides(a.common);
   if (a.t_T > 0) s.repaint.t_T = a.t_T;
   if (a.jump_length > 0) s.repaint.jump_length = a.jump_length;
   if (a.jump_n_sample > 0) s.repaint.jump_n_sample = a.jump_n_sample;
@@ -51,12 +47,12 @@ int run(const InpaintArgs& a) {
   for (std::int64_t b = 0; b < a.batch; ++b) gt_values.insert(gt_values.end(), one.begin(), one.end());
   const Tensor gt = Tensor::from_f32({a.batch, is[1], is[2], is[3]}, gt_values);
 
-  const runtime::SessionOptions options = runtime::session_options_from_flags(a.threads, a.provider);
-  runtime::Session session(a.model, options);
+  const runtime::SessionOptions options = runtime::session_options_from_flags(a.common.threads, a.common.provider);
+  runtime::Session session(a.common.model, options);
   const d::DenoiseFn model = d::session_denoiser(session);
 
-  const std::unique_ptr<d::NoiseSource> noise = d::make_noise_source(a.seed, a.noise_npz);
-  d::ProgressBar bar(a.quiet ? nullptr : stderr, "repaint");
+  const std::unique_ptr<d::NoiseSource> noise = d::make_noise_source(a.common.seed, a.common.noise_npz);
+  d::ProgressBar bar(a.common.quiet ? nullptr : stderr, "repaint");
   const Tensor result = d::sample_repaint(process, model, gt, mask, *noise, s.repaint, s.sampler, bar.callback());
   bar.finish();
   // OUT.png gets the 8-bit image (OUT_001.png ... for the further batch items); anything else
@@ -89,7 +85,7 @@ int run(const InpaintArgs& a) {
 medport::cli::Runner setup(CLI::App& root) {
   auto a = std::make_shared<InpaintArgs>();
   auto* cmd = root.add_subcommand("inpaint", "Inpaint an image with RePaint and a compiled guided-diffusion UNet");
-  cmd->add_option("model", a->model, "ONNX UNet written by `medport convert` (reads MODEL.medport.json)")->required();
+  medport::cli::add_diffusion_flags(*cmd, a->common, "timestep respacing (default 250)");
   cmd->add_option("--image", a->image, "image: 8-bit .png/.jpg/.bmp/.tif/.pgm/.ppm, or .npz with 'image' in [-1,1]")->required();
   auto* mask = cmd->add_option("--mask", a->mask, "keep mask, same size: 255 (or 1 in .npz 'mask') = known pixel");
   cmd->add_option("--sector-mask", a->sector_border,
@@ -106,19 +102,10 @@ medport::cli::Runner setup(CLI::App& root) {
                  "'inpainted' [N,C,H,W] in [-1,1]")
       ->required();
   cmd->add_option("--images", a->images, "folder receiving inpainted_NNN.png (8-bit)");
-  cmd->add_option("--seed", a->seed, "torch.manual_seed value: the same draws as torch.randn on CPU");
-  cmd->add_option("--noise-npz", a->noise_npz, "replay recorded draws ('noise_draws' [+ 'noise_draw_shapes'])");
   cmd->add_option("--batch", a->batch, "inpaint this many copies of the image at once")->check(CLI::Range(1, 1024));
   cmd->add_option("--t-T", a->t_T, "RePaint t_T (default 250)")->check(CLI::Range(1, 100000));
   cmd->add_option("--jump-length", a->jump_length, "RePaint jump length (default 10)")->check(CLI::Range(1, 100000));
   cmd->add_option("--jump-n-sample", a->jump_n_sample, "RePaint resamplings (default 10)")->check(CLI::Range(1, 1000));
-  cmd->add_option("--diffusion-steps", a->diffusion_steps, "steps of the trained process")->check(CLI::Range(1, 1000000));
-  cmd->add_option("--schedule", a->schedule, "noise schedule: linear | cosine");
-  cmd->add_option("--respacing", a->respacing, "timestep respacing (default 250)");
-  cmd->add_option("--variance", a->variance, "learned_range | fixed_small | fixed_large");
-  cmd->add_option("--threads", a->threads, "intra-op threads (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--provider", a->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
   return [a] { return run(*a); };
 }
 

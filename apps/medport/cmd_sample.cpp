@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "command.hpp"
+#include "diffusion_flags.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/diffusion/images.hpp"
@@ -13,12 +14,12 @@
 namespace {
 
 struct SampleArgs {
-  std::string model, output, images, noise_npz, sampler = "ddpm", schedule, respacing, variance, provider = "cpu";
-  std::uint64_t seed = 0;
+  medport::cli::DiffusionFlags common;
+  std::string output, images, sampler = "ddpm";
   std::int64_t batch = 1, size = 0;
-  int diffusion_steps = 0, threads = 0, steps = 0;
+  int steps = 0;
   double eta = 0.0;
-  bool no_clip = false, quiet = false, ddim = false;
+  bool no_clip = false, ddim = false;
 };
 
 // The short form: --steps N is respacing "N" (or "ddimN" with --ddim), --ddim picks the
@@ -26,8 +27,8 @@ struct SampleArgs {
 SampleArgs resolve_short_form(SampleArgs a) {
   if (a.ddim) a.sampler = "ddim";
   if (a.steps > 0) {
-    if (!a.respacing.empty()) throw medport::UsageError("give --steps or --respacing, not both");
-    a.respacing = (a.sampler == "ddim" ? "ddim" : "") + std::to_string(a.steps);
+    if (!a.common.respacing.empty()) throw medport::UsageError("give --steps or --respacing, not both");
+    a.common.respacing = (a.sampler == "ddim" ? "ddim" : "") + std::to_string(a.steps);
   }
   const std::filesystem::path out(a.output);
   if (out.extension() != ".npz") {
@@ -41,11 +42,7 @@ int run(const SampleArgs& args) {
   using namespace medport;
   const SampleArgs a = resolve_short_form(args);
   namespace d = medport::diffusion;
-  d::DiffusionSettings s = d::settings_for_model(a.model);
-  if (a.diffusion_steps > 0) s.diffusion_steps = a.diffusion_steps;
-  if (!a.schedule.empty()) s.schedule = d::parse_noise_schedule(a.schedule);
-  if (!a.respacing.empty()) s.respacing = a.respacing;
-  if (!a.variance.empty()) s.sampler.variance = d::parse_variance_type(a.variance);
+  d::DiffusionSettings s = cli::settings_with_overrides(a.common);
   if (a.no_clip) s.sampler.clip_denoised = false;
   const std::int64_t size = a.size > 0 ? a.size : s.image_size;
   if (size <= 0) throw UsageError("--size is required (the model's sidecar does not record an image size)");
@@ -55,12 +52,12 @@ int run(const SampleArgs& args) {
   if (a.sampler == "ddpm" && a.eta != 0.0) throw UsageError("--eta applies to --sampler ddim only");
   const d::DiffusionProcess process = d::make_diffusion_process(s.schedule, s.diffusion_steps, s.respacing);
 
-  const runtime::SessionOptions options = runtime::session_options_from_flags(a.threads, a.provider);
-  runtime::Session session(a.model, options);
+  const runtime::SessionOptions options = runtime::session_options_from_flags(a.common.threads, a.common.provider);
+  runtime::Session session(a.common.model, options);
   const d::DenoiseFn model = d::session_denoiser(session);
 
-  const std::unique_ptr<d::NoiseSource> noise = d::make_noise_source(a.seed, a.noise_npz);
-  d::ProgressBar bar(a.quiet ? nullptr : stderr, a.sampler);
+  const std::unique_ptr<d::NoiseSource> noise = d::make_noise_source(a.common.seed, a.common.noise_npz);
+  d::ProgressBar bar(a.common.quiet ? nullptr : stderr, a.sampler);
   const Shape shape{a.batch, s.in_channels, size, size};
   const Tensor samples = a.sampler == "ddim"
                              ? d::sample_ddim(process, model, shape, *noise, a.eta, s.sampler, bar.callback())
@@ -84,27 +81,18 @@ int run(const SampleArgs& args) {
 medport::cli::Runner setup(CLI::App& root) {
   auto a = std::make_shared<SampleArgs>();
   auto* cmd = root.add_subcommand("sample", "Generate images with a compiled guided-diffusion UNet (DDPM or DDIM)");
-  cmd->add_option("model", a->model, "ONNX UNet written by `medport convert` (reads MODEL.medport.json)")->required();
+  medport::cli::add_diffusion_flags(*cmd, a->common, "timestep respacing: 250, ddim50, 10,20,30 ...");
   cmd->add_option("-o,--output", a->output,
                   "OUTDIR (receives samples.npz and sample_NNN.png) or an .npz receiving 'samples' [N,C,H,W] in [-1,1]")
       ->required();
   cmd->add_option("--images", a->images, "folder receiving sample_NNN.png (8-bit)");
-  cmd->add_option("--seed", a->seed, "torch.manual_seed value: the same draws as torch.randn on CPU");
-  cmd->add_option("--noise-npz", a->noise_npz, "replay recorded draws (array 'noise_draws') instead of --seed");
   cmd->add_option("--n,--batch", a->batch, "images to generate (one batch)")->check(CLI::Range(1, 1024));
   cmd->add_option("--steps", a->steps, "sampling steps: respacing N (ddimN with --ddim)")->check(CLI::Range(1, 1000000));
   cmd->add_flag("--ddim", a->ddim, "DDIM sampler (same as --sampler ddim)");
   cmd->add_option("--size", a->size, "image side in pixels (default: the sidecar's image size)")->check(CLI::Range(1, 16384));
   cmd->add_option("--sampler", a->sampler, "ddpm | ddim")->check(CLI::IsMember({"ddpm", "ddim"}));
   cmd->add_option("--eta", a->eta, "DDIM eta")->check(CLI::Range(0.0, 10.0));
-  cmd->add_option("--diffusion-steps", a->diffusion_steps, "steps of the trained process")->check(CLI::Range(1, 1000000));
-  cmd->add_option("--schedule", a->schedule, "noise schedule: linear | cosine");
-  cmd->add_option("--respacing", a->respacing, "timestep respacing: 250, ddim50, 10,20,30 ...");
-  cmd->add_option("--variance", a->variance, "learned_range | fixed_small | fixed_large");
   cmd->add_flag("--no-clip", a->no_clip, "do not clamp the predicted x0 to [-1,1]");
-  cmd->add_option("--threads", a->threads, "intra-op threads (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--provider", a->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_flag("-q,--quiet", a->quiet, "no progress bar");
   return [a] { return run(*a); };
 }
 

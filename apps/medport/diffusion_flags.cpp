@@ -1,0 +1,28 @@
+#include "diffusion_flags.hpp"
+
+namespace medport::cli {
+
+void add_diffusion_flags(CLI::App& cmd, DiffusionFlags& f, const std::string& respacing_help) {
+  cmd.add_option("model", f.model, "ONNX UNet written by `medport convert` (reads MODEL.medport.json)")->required();
+  cmd.add_option("--seed", f.seed, "torch.manual_seed value: the same draws as torch.randn on CPU");
+  cmd.add_option("--noise-npz", f.noise_npz, "replay recorded draws ('noise_draws' [+ 'noise_draw_shapes'])");
+  cmd.add_option("--diffusion-steps", f.diffusion_steps, "steps of the trained process")->check(CLI::Range(1, 1000000));
+  cmd.add_option("--schedule", f.schedule, "noise schedule: linear | cosine");
+  cmd.add_option("--respacing", f.respacing, respacing_help);
+  cmd.add_option("--variance", f.variance, "learned_range | fixed_small | fixed_large");
+  cmd.add_option("--threads", f.threads, "intra-op threads (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--provider", f.provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd.add_flag("-q,--quiet", f.quiet, "no progress bar");
+}
+
+diffusion::DiffusionSettings settings_with_overrides(const DiffusionFlags& f) {
+  namespace d = medport::diffusion;
+  d::DiffusionSettings s = d::settings_for_model(f.model);
+  if (f.diffusion_steps > 0) s.diffusion_steps = f.diffusion_steps;
+  if (!f.schedule.empty()) s.schedule = d::parse_noise_schedule(f.schedule);
+  if (!f.respacing.empty()) s.respacing = f.respacing;
+  if (!f.variance.empty()) s.sampler.variance = d::parse_variance_type(f.variance);
+  return s;
+}
+
+}  // namespace medport::cli
