@@ -40,16 +40,22 @@ std::vector<Value> with_optional(std::vector<Value> inputs, const std::optional<
 
 // ---- convolution and normalization --------------------------------------------------------
 
+// The explicit kernel shape, or the spatial dims of the weight when it is an initializer
+// (ONNX can infer it from a weight of known shape, but explicit is clearer to readers).
+std::vector<std::int64_t> Builder::kernel_shape_or_weights(const std::vector<std::int64_t>& explicit_shape,
+                                                          const Value& w) const {
+  if (!explicit_shape.empty()) return explicit_shape;
+  if (const Tensor* t = state_->initializer_tensor(w.name()); t != nullptr && t->ndim() > 2)
+    return {t->shape().begin() + 2, t->shape().end()};
+  return {};
+}
+
 Value Builder::conv(const Value& x, const Value& w, const std::optional<Value>& b, const ConvOptions& o,
                     std::string_view hint) {
   std::vector<Attribute> attrs;
   add_if_nonempty(attrs, "dilations", o.dilations);
   attrs.push_back(A::make_int("group", o.groups));
-  std::vector<std::int64_t> kernel = o.kernel_shape;
-  if (kernel.empty())
-    if (const Tensor* t = state_->initializer_tensor(w.name()); t != nullptr && t->ndim() > 2)
-      kernel.assign(t->shape().begin() + 2, t->shape().end());
-  add_if_nonempty(attrs, "kernel_shape", kernel);
+  add_if_nonempty(attrs, "kernel_shape", kernel_shape_or_weights(o.kernel_shape, w));
   add_if_nonempty(attrs, "pads", o.pads);
   add_if_nonempty(attrs, "strides", o.strides);
   return op1("Conv", with_optional({x, w}, b), std::move(attrs), hint);
@@ -60,11 +66,7 @@ Value Builder::conv_transpose(const Value& x, const Value& w, const std::optiona
   std::vector<Attribute> attrs;
   add_if_nonempty(attrs, "dilations", o.dilations);
   attrs.push_back(A::make_int("group", o.groups));
-  std::vector<std::int64_t> kernel = o.kernel_shape;
-  if (kernel.empty())
-    if (const Tensor* t = state_->initializer_tensor(w.name()); t != nullptr && t->ndim() > 2)
-      kernel.assign(t->shape().begin() + 2, t->shape().end());
-  add_if_nonempty(attrs, "kernel_shape", kernel);
+  add_if_nonempty(attrs, "kernel_shape", kernel_shape_or_weights(o.kernel_shape, w));
   add_if_nonempty(attrs, "output_padding", o.output_padding);
   add_if_nonempty(attrs, "pads", o.pads);
   add_if_nonempty(attrs, "strides", o.strides);

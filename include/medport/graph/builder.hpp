@@ -296,6 +296,9 @@ class Builder {
   Graph finish() &&;
 
  private:
+  std::vector<std::int64_t> kernel_shape_or_weights(const std::vector<std::int64_t>& explicit_shape,
+                                                    const Value& w) const;
+
   struct State;
   std::unique_ptr<State> state_;
 };
