@@ -26,55 +26,10 @@ constexpr const char* kReference = R"PY(
 import sys, json, glob, os
 import numpy as np
 import torch
-from skimage.transform import resize
-from scipy.ndimage import map_coordinates, binary_fill_holes
+from scipy.ndimage import binary_fill_holes
 
-def resize_seg(seg, shape, order):
-    if order == 0:
-        return resize(seg.astype(float), shape, order, mode='edge', clip=True, anti_aliasing=False).astype(seg.dtype)
-    out = np.zeros(shape, dtype=seg.dtype)
-    for c in np.unique(seg):
-        m = resize((seg == c).astype(float), shape, order, mode='edge', clip=True, anti_aliasing=False)
-        out[m >= 0.5] = c
-    return out
-
-def lowres(sp):
-    return np.where(max(sp) / np.array(sp) == 1)[0]
-
-def aniso(sp):
-    return (np.max(sp) / np.min(sp)) > 3
-
-def nnunet_resample(data, new_shape, cur, new, is_seg, order, order_z=0):
-    if aniso(cur):
-        sep, axis = True, lowres(cur)
-    elif aniso(new):
-        sep, axis = True, lowres(new)
-    else:
-        sep, axis = False, None
-    if axis is not None and len(axis) != 1:
-        sep = False
-    fn = resize_seg if is_seg else (lambda a, s, o: resize(a, s, o, mode='edge', anti_aliasing=False))
-    dtype = data.dtype
-    shape = np.array(data[0].shape)
-    new_shape = np.array(new_shape)
-    if not np.any(shape != new_shape):
-        return data
-    data = data.astype(float)
-    out = []
-    for c in range(data.shape[0]):
-        if not sep:
-            out.append(fn(data[c], new_shape, order)[None])
-            continue
-        ax = axis[0]
-        st = np.stack([fn(np.take(data[c], i, axis=ax), np.delete(new_shape, ax), order) for i in range(shape[ax])], ax)
-        if shape[ax] == new_shape[ax]:
-            out.append(st[None])
-            continue
-        grids = np.mgrid[[slice(0, n) for n in new_shape]].astype(float)
-        for a in range(3):
-            grids[a] = float(st.shape[a]) / new_shape[a] * (grids[a] + 0.5) - 0.5
-        out.append(map_coordinates(st, grids, order=order_z, mode='nearest')[None])
-    return np.vstack(out).astype(dtype)
+sys.path.insert(0, sys.argv[2])
+from nnunet_resampling_reference import nnunet_resample
 
 def bbox_of(m):
     box = []
@@ -230,7 +185,8 @@ class PreprocessingVsPython : public ::testing::Test {
     std::ofstream(dir / ("case_" + tag + ".json")) << j.dump();
   }
   void run_python() {
-    const auto r = medport::testing::run_program({MEDPORT_PYTHON, "-c", kReference, dir.path().string()});
+    const auto r = medport::testing::run_program({MEDPORT_PYTHON, "-c", kReference, dir.path().string(),
+                                                   (medport::testing::source_dir() / "tests" / "python").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   Tensor npy(const std::string& name) { return medport::ckpt::read_npy_file(dir / name); }
