@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 
 #include "command.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/phantom/label_files.hpp"
+#include "medport/pipelines/segment/batch_runner.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
 #include "medport/pipelines/segment/progress.hpp"
 #include "medport/runtime/session.hpp"
@@ -32,6 +34,7 @@ struct SegmentArgs {
   bool contours = false;
   bool overwrite = false;
   bool fp16_gaussian = false;
+  bool no_overlap = false;
   double alpha = 0.45;
   int threads = 0;
   int workers = 1;
@@ -49,9 +52,10 @@ int run(const SegmentArgs& args) {
   for (const auto& extra : args.models) models.push_back(segment::load_model(extra, session_options));
   std::vector<fs::path> input_paths(args.inputs.begin(), args.inputs.end());
   const auto cases = segment::collect_cases(input_paths, args.preprocessed, models.front().info.file_ending);
-  if (models.front().info.has_regions)
-    throw InputError(models.front().info.sidecar_path.string(),
-                     "region-based (sigmoid) models are outside what `medport segment` supports so far");
+  for (const auto& m : models)
+    if (m.info.has_regions != models.front().info.has_regions ||
+        m.info.regions_class_order != models.front().info.regions_class_order)
+      throw InputError(m.info.sidecar_path.string(), "--ensemble models must share the first model's labels/regions");
 
   segment::CaseOptions options;
   options.output_dir = args.output_dir;
@@ -65,6 +69,8 @@ int run(const SegmentArgs& args) {
     if (args.preprocessed) throw UsageError("--spacing applies to raw images, not to --preprocessed arrays");
     options.read.spacing = pipelines::clinical::parse_spacing(args.spacing, 2, 3);
   }
+  // A 3-axis .npy for a multi-channel 2D model is (C, H, W); for one channel it stays (Z, H, W).
+  options.read.npy_channels_first = models.front().info.spatial_dims == 2 && models.front().info.input_channels > 1;
   options.predictor.mirror = !args.no_tta;
   options.predictor.tile_batch = args.tile_batch;
   options.predictor.workers = args.workers;
@@ -74,32 +80,35 @@ int run(const SegmentArgs& args) {
 
   const bool terminal = ::isatty(STDERR_FILENO) != 0;
   segment::BatchProgress progress(cases.size(), terminal);
-  options.predictor.progress = [&progress](const segment::Progress& p) { progress.tile_progress(p.done, p.total); };
 
-  std::size_t ok = 0, skipped = 0, failed = 0;
-  double busy_seconds = 0.0;
+  // With overlapped I/O the tile progress (network thread) and the case reports (writer thread)
+  // come from two threads.
+  std::mutex progress_mutex;
+  options.predictor.progress = [&](const segment::Progress& p) {
+    std::lock_guard lock(progress_mutex);
+    progress.tile_progress(p.done, p.total);
+  };
+  segment::BatchOptions batch;
+  batch.overwrite = args.overwrite;
+  batch.overlap = !args.no_overlap;
   std::vector<std::string> failures;
   const auto start = Clock::now();
-  for (const auto& input : cases) {
-    const std::string& name = input.name;
-    if (!args.overwrite && fs::exists(segment::summary_path(options.output_dir, name))) {
-      ++skipped;
-      progress.case_done(name, "already done, skipped");
-      continue;
-    }
-    try {
-      const auto result = segment::segment_case(models, input, options);
-      ++ok;
-      busy_seconds += result.seconds;
+  const auto totals = segment::run_batch(models, cases, options, batch, [&](const segment::CaseReport& report) {
+    std::lock_guard lock(progress_mutex);
+    using Status = segment::CaseReport::Status;
+    if (report.status == Status::Skipped) {
+      progress.case_done(report.case_name, "already done, skipped");
+    } else if (report.status == Status::Failed) {
+      failures.push_back(report.message);
+      progress.case_done(report.case_name, "FAILED: " + report.message);
+    } else {
       char note[64];
-      std::snprintf(note, sizeof note, "done in %.2f s", result.seconds);
-      progress.case_done(name, note);
-    } catch (const InputError& e) {
-      ++failed;
-      failures.push_back(e.what());
-      progress.case_done(name, std::string("FAILED: ") + e.what());
+      std::snprintf(note, sizeof note, "done in %.2f s", report.seconds);
+      progress.case_done(report.case_name, note);
     }
-  }
+  });
+  const std::size_t ok = totals.done, skipped = totals.skipped, failed = totals.failed;
+  const double busy_seconds = totals.busy_seconds;
   progress.finish();
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
   std::fprintf(stderr, "segmented %zu case(s), skipped %zu already done, %zu failed in %s", ok, skipped, failed,
@@ -129,6 +138,9 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_flag("--contours", args->contours, "overlay draws label outlines instead of filled regions");
   cmd->add_option("--alpha", args->alpha, "overlay fill opacity")->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--overwrite", args->overwrite, "redo cases whose summary already exists");
+  cmd->add_flag("--no-overlap", args->no_overlap,
+                "run each case's read, network and write in a row (default: the next case is read and the "
+                "previous one written while a case is in the network)");
   cmd->add_flag("--fp16-gaussian", args->fp16_gaussian,
                 "store the Gaussian map in float16 like nnUNetPredictor (default float32, as the parity fixtures)");
   cmd->add_option("--threads", args->threads, "intra-op threads per Run (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);

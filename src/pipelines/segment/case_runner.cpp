@@ -58,7 +58,7 @@ struct CaseResult {
 };
 
 CaseOutputs write_case(std::span<const LoadedModel> models, const std::string& name, CaseResult& r,
-                       const CaseOptions& options, Clock::time_point case_start,
+                       const CaseOptions& options, double busy_ms,
                        const std::function<void(const fs::path&)>& write_labels, const std::string& seg_ending) {
   const ModelInfo& info = models.front().info;
   const std::int64_t classes = info.output_channels;
@@ -87,15 +87,14 @@ CaseOutputs write_case(std::span<const LoadedModel> models, const std::string& n
     note("logits", p);
   }
   if (options.overlay && r.spatial.size() == 2 && !r.overlay_image.empty()) {
-    std::vector<std::string> names(static_cast<std::size_t>(classes));
-    for (const auto& c : counts) names[static_cast<std::size_t>(c.value)] = c.name;
-    const auto png = render_overlay_png(r.overlay_image, r.labels, r.spatial[0], r.spatial[1], names,
+    const auto png = render_overlay_png(r.overlay_image, r.labels, r.spatial[0], r.spatial[1], label_names(info),
                                         options.overlay_options);
     const fs::path p = out / (name + "_overlay.png");
     write_file_atomic(p, png);
     note("overlay", p);
   }
-  r.stage_ms["write"] = ms_since(stage);
+  const double write_ms = ms_since(stage);
+  r.stage_ms["write"] = write_ms;
 
   Json model_list = Json::array();
   for (const auto& m : models)
@@ -104,9 +103,9 @@ CaseOutputs write_case(std::span<const LoadedModel> models, const std::string& n
                           {"sidecar", fs::absolute(m.info.sidecar_path).string()},
                           {"checkpoint_sha256", m.info.checkpoint_sha256},
                           {"configuration", m.info.configuration}});
+  const bool is2d = r.spatial.size() == 2;
   Json label_list = Json::array();
   for (const auto& c : counts) {
-    const bool is2d = r.spatial.size() == 2;
     Json j{{"name", c.name}, {"value", c.value}, {is2d ? "pixels" : "voxels", c.voxels}};
     if (c.physical >= 0) j[is2d ? "area_mm2" : "volume_ml"] = c.physical;
     label_list.push_back(j);
@@ -117,6 +116,8 @@ CaseOutputs write_case(std::span<const LoadedModel> models, const std::string& n
   timings["network"] = r.timings.network_ms;
   timings["accumulate"] = r.timings.accumulate_ms;
   timings["predict"] = r.timings.total_ms;
+  Json confidence = info.has_regions ? Json{{"mean_region_certainty", r.confidence}}
+                                     : Json{{"mean_max_probability", r.confidence}};
   Json summary{
       {"case", name},
       {"medport_version", std::string(kVersion)},
@@ -129,21 +130,34 @@ CaseOutputs write_case(std::span<const LoadedModel> models, const std::string& n
         {"patch_size", info.patch_size},
         {"gaussian_precision", p.gaussian_precision == imaging::GaussianPrecision::Float32 ? "float32" : "float16"},
         {"tile_batch", p.tile_batch},
-        {"workers", p.workers}}},
+        {"workers", p.workers},
+        {"nonlinearity", info.has_regions ? "sigmoid" : "softmax"}}},
       {"shape", r.spatial},
       {"spacing_mm", r.spacing.empty() ? Json(nullptr) : Json(r.spacing)},
       {"labels", label_list},
-      {"confidence", {{"mean_max_probability", r.confidence}}},
+      {"confidence", confidence},
       {"tiles", r.timings.tiles},
       {"network_inputs", r.timings.network_inputs},
       {"run_calls", r.timings.run_calls},
       {"timings_ms", timings},
       {"outputs", outputs}};
-  summary["timings_ms"]["total"] = ms_since(case_start);
+  if (info.has_regions) {
+    Json region_list = Json::array();
+    for (const auto& c : count_regions(r.labels, info, r.spacing)) {
+      Json j{{"name", c.name}, {"labels", c.members}, {is2d ? "pixels" : "voxels", c.voxels}};
+      if (c.physical >= 0) j[is2d ? "area_mm2" : "volume_ml"] = c.physical;
+      region_list.push_back(j);
+    }
+    summary["regions"] = region_list;
+    summary["settings"]["regions_class_order"] = info.regions_class_order;
+  }
+  // The case's own work (stages summed): with overlapped batch I/O the wall time between its
+  // read and its write also holds other cases' stages.
+  summary["timings_ms"]["total"] = busy_ms + ms_since(stage);
   const fs::path summary_file = summary_path(out, name);
   write_file_atomic(summary_file, summary.dump(2) + "\n");
   result.files.push_back(summary_file);
-  result.seconds = ms_since(case_start) / 1000.0;
+  result.seconds = (busy_ms + ms_since(stage)) / 1000.0;
   return result;
 }
 
@@ -156,121 +170,161 @@ std::vector<float> predict_or_name(std::span<const LoadedModel> models, std::spa
   }
 }
 
-CaseOutputs run_preprocessed(std::span<const LoadedModel> models, const CaseInput& input, const CaseOptions& options) {
-  const auto case_start = Clock::now();
-  const ModelInfo& info = models.front().info;
-  if (input.files.size() != 1) throw InputError(input.name, "a preprocessed case is one (C, *spatial) .npy file");
-  const fs::path& path = input.files.front();
-  CaseResult r;
+Json read_sidecar_json(const ModelInfo& info) {
+  const auto bytes = read_file(info.sidecar_path, std::size_t{64} << 20);
+  return Json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
 
-  auto stage = Clock::now();
+}  // namespace
+
+// Everything one case carries from stage to stage.
+struct CaseJob::State {
+  CaseInput input;
+  bool preprocessed = false;
+  CaseResult r;
+  double busy_ms = 0;      // the case's own stage times so far
+  Shape network_shape;     // (C, *spatial) given to the predictor
+  std::span<const float> network_input;
+  std::vector<float> logits;
+  // preprocessed inputs
+  Tensor array;
+  std::vector<float> converted;
+  // raw inputs
+  imaging::Image image;
+  imaging::nnunet::PreprocessingConfig config;
+  imaging::nnunet::LabelConfig label_config;
+  imaging::nnunet::PreprocessedCase pre;
+};
+
+CaseJob::CaseJob() = default;
+CaseJob::CaseJob(CaseJob&&) noexcept = default;
+CaseJob& CaseJob::operator=(CaseJob&&) noexcept = default;
+CaseJob::~CaseJob() = default;
+
+namespace {
+
+void prepare_preprocessed(const ModelInfo& info, CaseJob::State& s) {
+  if (s.input.files.size() != 1) throw InputError(s.input.name, "a preprocessed case is one (C, *spatial) .npy file");
+  const fs::path& path = s.input.files.front();
   const auto input_bytes = read_file(path);
-  const Tensor array = ckpt::read_npy(input_bytes, path.string());
+  s.array = ckpt::read_npy(input_bytes, path.string());
+  const Tensor& array = s.array;
   if (!dtype_is_floating(array.dtype()) && array.dtype() != DType::U8 && array.dtype() != DType::I16 &&
       array.dtype() != DType::I32)
     throw InputError(path.string(), "expected a float or integer image array, got " + std::string(dtype_name(array.dtype())));
   Shape shape = array.shape();
   // A 2D/3D array without a channel axis is accepted for single-channel models.
   if (info.input_channels == 1 && shape.size() == static_cast<std::size_t>(info.spatial_dims)) shape.insert(shape.begin(), 1);
-  std::vector<float> converted;
-  std::span<const float> image;
   if (array.dtype() == DType::F32 && array.is_contiguous()) {
-    image = {array.data<float>(), static_cast<std::size_t>(array.numel())};
+    s.network_input = {array.data<float>(), static_cast<std::size_t>(array.numel())};
   } else {
-    converted = array.to_f32();
-    image = converted;
+    s.converted = array.to_f32();
+    s.network_input = s.converted;
   }
-  r.input = {{"path", fs::absolute(path).string()},
-             {"sha256", sha256_hex(input_bytes)},
-             {"shape", array.shape()},
-             {"dtype", std::string(dtype_name(array.dtype()))},
-             {"preprocessed", true}};
-  r.stage_ms["read"] = ms_since(stage);
-
-  const auto logits = predict_or_name(models, image, shape, options, r.timings, path.string());
-  r.spatial = Shape(shape.begin() + 1, shape.end());
-  r.logits = logits;
-  r.logits_spatial = r.spatial;
-
-  stage = Clock::now();
-  const std::int64_t classes = info.output_channels;
-  r.labels = argmax_labels(logits, classes);
-  r.confidence = mean_max_probability(logits, classes);
-  if (options.save_probabilities) r.probabilities = softmax_probabilities(logits, classes);
-  r.stage_ms["argmax_confidence"] = ms_since(stage);
-  // The input is at the model's target spacing (a 2D model run slice-wise has no through-plane spacing).
-  if (info.spacing.size() == r.spatial.size()) r.spacing = info.spacing;
-  if (r.spatial.size() == 2) r.overlay_image = image.subspan(0, static_cast<std::size_t>(r.spatial[0] * r.spatial[1]));
-  return write_case(
-      models, input.name, r, options, case_start,
-      [&](const fs::path& p) { ckpt::write_npy_file(p, u8_tensor(r.spatial, r.labels)); }, ".npy");
+  s.network_shape = shape;
+  s.r.input = {{"path", fs::absolute(path).string()},
+               {"sha256", sha256_hex(input_bytes)},
+               {"shape", array.shape()},
+               {"dtype", std::string(dtype_name(array.dtype()))},
+               {"preprocessed", true}};
 }
 
-Json read_sidecar_json(const ModelInfo& info) {
-  const auto bytes = read_file(info.sidecar_path, std::size_t{64} << 20);
-  return Json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
-
-CaseOutputs run_raw(std::span<const LoadedModel> models, const CaseInput& input, const CaseOptions& options) {
+void prepare_raw(const ModelInfo& info, const CaseOptions& options, CaseJob::State& s) {
   namespace nn = imaging::nnunet;
-  const auto case_start = Clock::now();
-  const ModelInfo& info = models.front().info;
-  CaseResult r;
-
+  const auto& files = s.input.files;
   auto stage = Clock::now();
-  const imaging::Image image =
-      input.files.size() == 1 ? imaging::read_image(input.files.front(), options.read)
-                              : imaging::read_channels(input.files, options.read);
-  Json files = Json::array();
-  for (const auto& f : input.files)
-    files.push_back({{"path", fs::absolute(f).string()}, {"sha256", sha256_hex(read_file(f))}});
-  r.input = {{"files", files},
-             {"format", imaging::format_name(image.geometry.format)},
-             {"shape", image.shape},
-             {"spacing_mm", image.spacing},
-             {"dtype", image.original_dtype},
-             {"preprocessed", false}};
-  r.stage_ms["read"] = ms_since(stage);
+  s.image = files.size() == 1 ? imaging::read_image(files.front(), options.read)
+                              : imaging::read_channels(files, options.read);
+  Json file_list = Json::array();
+  for (const auto& f : files)
+    file_list.push_back({{"path", fs::absolute(f).string()}, {"sha256", sha256_hex(read_file(f))}});
+  s.r.input = {{"files", file_list},
+               {"format", imaging::format_name(s.image.geometry.format)},
+               {"shape", s.image.shape},
+               {"spacing_mm", s.image.spacing},
+               {"dtype", s.image.original_dtype},
+               {"preprocessed", false}};
+  s.r.stage_ms["read"] = ms_since(stage);
 
   stage = Clock::now();
   const Json sidecar = read_sidecar_json(info);
-  const auto config = nn::config_from_sidecar(sidecar, info.sidecar_path.string());
-  const auto label_config = nn::label_config_from_sidecar(sidecar, info.sidecar_path.string());
-  nn::PreprocessedCase pre;
+  s.config = nn::config_from_sidecar(sidecar, info.sidecar_path.string());
+  s.label_config = nn::label_config_from_sidecar(sidecar, info.sidecar_path.string());
   try {
-    pre = nn::preprocess(image, config);
+    s.pre = nn::preprocess(s.image, s.config);
   } catch (const InputError& e) {
-    throw InputError(input.files.front().string(), e.what());
+    throw InputError(files.front().string(), e.what());
   }
-  r.stage_ms["preprocess"] = ms_since(stage);
+  s.network_shape = s.pre.shape;
+  s.network_input = s.pre.data;
+  s.r.stage_ms["preprocess"] = ms_since(stage);
+}
 
-  const auto logits = predict_or_name(models, pre.data, pre.shape, options, r.timings, input.files.front().string());
-  r.logits = logits;
-  r.logits_spatial = Shape(pre.shape.begin() + 1, pre.shape.end());
+// Label map, confidence and (on request) probabilities of logits in their own geometry.
+void labels_from_logits(const ModelInfo& info, bool with_probabilities, CaseResult& r) {
   const std::int64_t classes = info.output_channels;
+  if (info.has_regions) {
+    auto probs = sigmoid_probabilities(r.logits);
+    r.labels = paint_regions(probs, info.regions_class_order);
+    r.confidence = mean_region_certainty(probs);
+    if (with_probabilities) r.probabilities = std::move(probs);
+  } else {
+    r.labels = argmax_labels(r.logits, classes);
+    r.confidence = mean_max_probability(r.logits, classes);
+    if (with_probabilities) r.probabilities = softmax_probabilities(r.logits, classes);
+  }
+}
 
-  stage = Clock::now();
-  r.confidence = mean_max_probability(logits, classes);
-  auto exported = nn::export_prediction(logits, with_classes(classes, r.logits_spatial), pre.record, config, label_config,
-                                        options.save_probabilities);
+CaseOutputs finish_preprocessed(std::span<const LoadedModel> models, CaseJob::State& s, const CaseOptions& options) {
+  const ModelInfo& info = models.front().info;
+  CaseResult& r = s.r;
+  r.spatial = Shape(s.network_shape.begin() + 1, s.network_shape.end());
+  r.logits_spatial = r.spatial;
+  const auto stage = Clock::now();
+  labels_from_logits(info, options.save_probabilities, r);
+  r.stage_ms["argmax_confidence"] = ms_since(stage);
+  s.busy_ms += ms_since(stage);
+  // The input is at the model's target spacing (a 2D model run slice-wise has no through-plane spacing).
+  if (info.spacing.size() == r.spatial.size()) r.spacing = info.spacing;
+  if (r.spatial.size() == 2)
+    r.overlay_image = s.network_input.subspan(0, static_cast<std::size_t>(r.spatial[0] * r.spatial[1]));
+  return write_case(
+      models, s.input.name, r, options, s.busy_ms,
+      [&](const fs::path& p) { ckpt::write_npy_file(p, u8_tensor(r.spatial, r.labels)); }, ".npy");
+}
+
+CaseOutputs finish_raw(std::span<const LoadedModel> models, CaseJob::State& s, const CaseOptions& options) {
+  const ModelInfo& info = models.front().info;
+  CaseResult& r = s.r;
+  const std::int64_t classes = info.output_channels;
+  const auto stage = Clock::now();
+  r.confidence = info.has_regions ? mean_region_certainty(sigmoid_probabilities(r.logits))
+                                  : mean_max_probability(r.logits, classes);
+  auto exported = imaging::nnunet::export_prediction(r.logits, with_classes(classes, r.logits_spatial), s.pre.record,
+                                                     s.config, s.label_config, options.save_probabilities);
   r.stage_ms["export"] = ms_since(stage);
-  r.spatial = image.spatial_shape();
+  s.busy_ms += ms_since(stage);
+  r.spatial = s.image.spatial_shape();
   if (static_cast<std::int64_t>(exported.labels.size()) != shape_numel(r.spatial))
-    throw InputError(input.name, "exported label map does not match the image size");
+    throw InputError(s.input.name, "exported label map does not match the image size");
   r.labels = std::move(exported.labels);
   r.probabilities = std::move(exported.probabilities);
-  r.spacing = image.spacing;
+  r.spacing = s.image.spacing;
   if (r.spatial.size() == 2)
-    r.overlay_image = std::span<const float>(image.data).subspan(0, static_cast<std::size_t>(shape_numel(r.spatial)));
-  const std::string ending = imaging::file_ending(input.files.front());
+    r.overlay_image = std::span<const float>(s.image.data).subspan(0, static_cast<std::size_t>(shape_numel(r.spatial)));
+  const std::string ending = imaging::file_ending(s.input.files.front());
   return write_case(
-      models, input.name, r, options, case_start,
+      models, s.input.name, r, options, s.busy_ms,
       [&](const fs::path& p) {
-        imaging::LabelImage label_image(r.spatial, image.spacing);
+        imaging::LabelImage label_image(r.spatial, s.image.spacing);
         label_image.labels = r.labels;
-        imaging::write_label_map(p, label_image, image);
+        imaging::write_label_map(p, label_image, s.image);
       },
       ending);
+}
+
+void require_models(std::span<const LoadedModel> models) {
+  if (models.empty()) throw UsageError("segment: no model given");
 }
 
 }  // namespace
@@ -324,9 +378,47 @@ std::vector<CaseInput> collect_cases(std::span<const fs::path> inputs, bool prep
   return cases;
 }
 
+CaseJob prepare_case(std::span<const LoadedModel> models, const CaseInput& input, const CaseOptions& options) {
+  require_models(models);
+  const auto start = Clock::now();
+  CaseJob job;
+  job.state = std::make_unique<CaseJob::State>();
+  auto& s = *job.state;
+  s.input = input;
+  s.preprocessed = options.preprocessed;
+  if (s.preprocessed) {
+    prepare_preprocessed(models.front().info, s);
+    s.r.stage_ms["read"] = ms_since(start);
+  } else {
+    prepare_raw(models.front().info, options, s);
+  }
+  s.busy_ms += ms_since(start);
+  return job;
+}
+
+void predict_case(std::span<const LoadedModel> models, CaseJob& job, const CaseOptions& options) {
+  require_models(models);
+  if (!job.state) throw UsageError("predict_case: empty job");
+  auto& s = *job.state;
+  const auto start = Clock::now();
+  const std::string source = s.input.files.empty() ? s.input.name : s.input.files.front().string();
+  s.logits = predict_or_name(models, s.network_input, s.network_shape, options, s.r.timings, source);
+  s.r.logits = s.logits;
+  s.r.logits_spatial = Shape(s.network_shape.begin() + 1, s.network_shape.end());
+  s.busy_ms += ms_since(start);
+}
+
+CaseOutputs finish_case(std::span<const LoadedModel> models, CaseJob job, const CaseOptions& options) {
+  require_models(models);
+  if (!job.state) throw UsageError("finish_case: empty job");
+  auto& s = *job.state;
+  return s.preprocessed ? finish_preprocessed(models, s, options) : finish_raw(models, s, options);
+}
+
 CaseOutputs segment_case(std::span<const LoadedModel> models, const CaseInput& input, const CaseOptions& options) {
-  if (models.empty()) throw UsageError("segment_case: no model given");
-  return options.preprocessed ? run_preprocessed(models, input, options) : run_raw(models, input, options);
+  CaseJob job = prepare_case(models, input, options);
+  predict_case(models, job, options);
+  return finish_case(models, std::move(job), options);
 }
 
 }  // namespace medport::segment

@@ -1,5 +1,6 @@
 #include "medport/pipelines/segment/model_info.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "medport/error.hpp"
@@ -24,6 +25,35 @@ std::vector<std::int64_t> positive_extent(const Json& value, const char* what, c
     out.push_back(v.get<std::int64_t>());
   }
   return out;
+}
+
+// nnU-Net's LabelManager._get_regions: every label except 'ignore' and background-only ones, in
+// dataset.json order (output channel r is the r-th region, hence the order-keeping parse); a
+// plain integer label is a one-value region.
+void read_regions(const std::string& json_text, const Json& labels, ModelInfo& info, const std::string& source) {
+  const auto ordered = nlohmann::ordered_json::parse(json_text);
+  const auto& label_map = ordered.at("labels").at("labels");
+  if (!label_map.is_object()) throw InputError(source, "a region-based model needs labels.labels");
+  for (const auto& [name, value] : label_map.items()) {
+    if (name == "ignore") continue;
+    RegionInfo region{name, {}};
+    if (value.is_array()) {
+      for (const auto& v : value) region.members.push_back(v.get<int>());
+    } else {
+      region.members.push_back(value.get<int>());
+    }
+    const bool background_only = std::all_of(region.members.begin(), region.members.end(), [](int v) { return v == 0; });
+    if (!region.members.empty() && !background_only) info.regions.push_back(std::move(region));
+  }
+  const Json& order = member(labels, "regions_class_order", source);
+  if (!order.is_array()) throw InputError(source, "labels.regions_class_order must be a list for a region-based model");
+  for (const auto& v : order) {
+    const int value = v.get<int>();
+    if (value < 0 || value > 255)
+      throw InputError(source, "labels.regions_class_order value " + std::to_string(value) +
+                                   " does not fit the uint8 label map");
+    info.regions_class_order.push_back(value);
+  }
 }
 
 }  // namespace
@@ -75,6 +105,7 @@ ModelInfo parse_model_info(const std::string& json_text, const std::string& sour
     if (labels.contains("labels") && labels["labels"].is_object())
       for (const auto& [name, value] : labels["labels"].items())
         if (value.is_number_integer() && name != "ignore") info.labels.push_back({name, value.get<int>()});
+    if (info.has_regions) read_regions(json_text, labels, info, source);
     if (doc.contains("source") && doc["source"].is_object()) {
       const Json& src = doc["source"];
       if (src.contains("configuration") && src["configuration"].is_string()) info.configuration = src["configuration"];
@@ -94,6 +125,12 @@ ModelInfo parse_model_info(const std::string& json_text, const std::string& sour
   if (!(info.tile_step_size > 0.0 && info.tile_step_size <= 1.0))
     throw InputError(source, "inference.tile_step_size must be in (0, 1]");
   if (!info.spacing.empty() && info.spacing.size() != static_cast<std::size_t>(info.spatial_dims)) info.spacing.clear();
+  if (info.has_regions && (info.regions.size() != static_cast<std::size_t>(info.output_channels) ||
+                           info.regions_class_order.size() != info.regions.size()))
+    throw InputError(source, "region-based model: " + std::to_string(info.output_channels) + " outputs, " +
+                                 std::to_string(info.regions.size()) + " regions and " +
+                                 std::to_string(info.regions_class_order.size()) +
+                                 " regions_class_order entries must agree");
   return info;
 }
 

@@ -8,7 +8,9 @@
 //    only the sliding window, mirroring and argmax run (label map <case>_seg.npy);
 //  - raw images (NIfTI, MetaImage, PNG/JPEG/TIFF, npy): nnU-Net preprocessing (crop, normalize,
 //    resample), sliding window, export back to the input geometry (<case>_seg<ending>).
+// Region-based models (sigmoid outputs) paint their label map in regions_class_order.
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -54,7 +56,24 @@ std::filesystem::path summary_path(const std::filesystem::path& output_dir, cons
 std::vector<CaseInput> collect_cases(std::span<const std::filesystem::path> inputs, bool preprocessed,
                                      const std::string& file_ending = ".nii.gz");
 
-// Runs one case. Throws InputError for a bad input.
+// Runs one case (prepare_case, predict_case, finish_case in a row). Throws InputError for a bad input.
 CaseOutputs segment_case(std::span<const LoadedModel> models, const CaseInput& input, const CaseOptions& options);
+
+// The stages of one case, so that a batch can overlap them across cases (batch_runner.hpp):
+// prepare = read + preprocess, predict = the network (sliding window), finish = export back to the
+// input geometry, label map and writing. Each throws InputError for a bad input; a job is moved
+// from stage to stage and may go to another thread in between.
+class CaseJob {
+ public:
+  struct State;  // case_runner.cpp
+  CaseJob();
+  CaseJob(CaseJob&&) noexcept;
+  CaseJob& operator=(CaseJob&&) noexcept;
+  ~CaseJob();
+  std::unique_ptr<State> state;
+};
+CaseJob prepare_case(std::span<const LoadedModel> models, const CaseInput& input, const CaseOptions& options);
+void predict_case(std::span<const LoadedModel> models, CaseJob& job, const CaseOptions& options);
+CaseOutputs finish_case(std::span<const LoadedModel> models, CaseJob job, const CaseOptions& options);
 
 }  // namespace medport::segment

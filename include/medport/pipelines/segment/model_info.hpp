@@ -14,6 +14,13 @@ struct LabelInfo {
   int value = 0;
 };
 
+// A region of a region-based model (nnU-Net's dataset.json label given as a list): one sigmoid
+// output channel; `members` are the label values it covers.
+struct RegionInfo {
+  std::string name;
+  std::vector<int> members;
+};
+
 struct ModelInfo {
   std::filesystem::path onnx_path;
   std::filesystem::path sidecar_path;
@@ -31,6 +38,10 @@ struct ModelInfo {
   std::vector<double> spacing;              // target spacing (mm), one per spatial axis; may be empty
   std::vector<LabelInfo> labels;            // plain labels in file order (regions excluded)
   bool has_regions = false;
+  // Region-based models only: one entry per output channel (dataset.json order, background
+  // excluded) and the label value each channel paints where its sigmoid exceeds 0.5, in order.
+  std::vector<RegionInfo> regions;
+  std::vector<int> regions_class_order;
   std::string configuration;                // "2d", "3d_fullres", ...
   std::string file_ending = ".nii.gz";      // dataset.json file_ending (raw input folders)
   std::string checkpoint_sha256;

@@ -19,6 +19,14 @@ std::vector<float> softmax_probabilities(std::span<const float> logits, std::int
 // Mean over voxels of the largest softmax probability (the model's confidence, in [1/K, 1]).
 double mean_max_probability(std::span<const float> logits, std::int64_t classes);
 
+// Region-based models (nnU-Net's LabelManager with regions): sigmoid of every logit (float32, as
+// torch.sigmoid), and the label map painted from probabilities (R, voxels): voxels whose region r
+// has probability > 0.5 get regions_class_order[r], regions taken in order (later ones win).
+std::vector<float> sigmoid_probabilities(std::span<const float> logits);
+std::vector<std::uint8_t> paint_regions(std::span<const float> probabilities, std::span<const int> regions_class_order);
+// Mean over voxels and regions of max(p, 1 - p): how sure each binary region decision is, in [0.5, 1].
+double mean_region_certainty(std::span<const float> probabilities);
+
 struct LabelCount {
   std::string name;
   int value = 0;
@@ -26,9 +34,27 @@ struct LabelCount {
   double physical = -1.0;  // mm^2 (2D) or mL (3D); negative when no spacing is known
 };
 
-// Voxel counts of every label the model knows (channel index = label value), plus physical
-// size from `spacing` (one mm value per spatial axis; empty: unknown).
+// The label values a model's label map can hold: 0..K-1 (softmax) or 0 and regions_class_order
+// (regions), sorted.
+std::vector<int> label_values(const ModelInfo& info);
+// Display names indexed by label value: the dataset.json name of a plain label, else the region
+// that paints the value, else "label_<v>".
+std::vector<std::string> label_names(const ModelInfo& info);
+
+// Voxel counts of every label value the model can produce, plus physical size from `spacing`
+// (one mm value per spatial axis; empty: unknown).
 std::vector<LabelCount> count_labels(std::span<const std::uint8_t> labels, const ModelInfo& info,
                                      std::span<const double> spacing);
+
+// Region-based models: voxels of each region in the painted label map (those whose label is one
+// of the region's members), e.g. BraTS whole tumour / tumour core / enhancing tumour.
+struct RegionCount {
+  std::string name;
+  std::vector<int> members;
+  std::int64_t voxels = 0;
+  double physical = -1.0;
+};
+std::vector<RegionCount> count_regions(std::span<const std::uint8_t> labels, const ModelInfo& info,
+                                       std::span<const double> spacing);
 
 }  // namespace medport::segment

@@ -1,0 +1,41 @@
+#pragma once
+// A batch of `medport segment` cases. With overlap (the default) the stages run on three threads
+// like a production line: case i+1 is read and preprocessed while case i is in the network and
+// case i-1 is exported and written. At most `max_cases_in_flight` cases are held in memory at
+// once. Results are the same files as running the cases one after another; reports arrive in
+// input order either way.
+#include <cstddef>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "medport/pipelines/segment/case_runner.hpp"
+
+namespace medport::segment {
+
+struct BatchOptions {
+  bool overwrite = false;                // redo cases whose summary exists (else they are skipped)
+  bool overlap = true;                   // false: each case's stages in a row on the calling thread
+  std::size_t max_cases_in_flight = 3;   // overlap only: cases read but not yet written (>= 1)
+};
+
+struct CaseReport {
+  enum class Status { Done, Skipped, Failed };
+  std::string case_name;
+  Status status = Status::Done;
+  std::string message;   // the InputError of a failed case
+  double seconds = 0.0;  // a finished case's own work (its stages summed)
+};
+
+struct BatchTotals {
+  std::size_t done = 0, skipped = 0, failed = 0;
+  double busy_seconds = 0.0;  // summed over finished cases
+};
+
+// Runs every case. `on_case` is called once per case, in input order, never concurrently (with
+// overlap it runs on the writer thread). A case's InputError is reported and the batch goes on;
+// any other exception stops the batch and is rethrown once the threads have ended.
+BatchTotals run_batch(std::span<const LoadedModel> models, std::span<const CaseInput> cases, const CaseOptions& options,
+                      const BatchOptions& batch, const std::function<void(const CaseReport&)>& on_case);
+
+}  // namespace medport::segment
