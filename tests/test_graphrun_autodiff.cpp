@@ -208,6 +208,31 @@ TEST(GraphRunAutodiff, ConvolutionsMatchTorch) {
                    loss.torch_expr, 5e-5f);
 }
 
+// Stride 1, group 1, constant weights: dX comes from a Conv with the flipped weight (asymmetric
+// pads, dilation, non-square kernels, 2-D and 3-D; one weight also differentiated).
+TEST(GraphRunAutodiff, StrideOneConvolutionsMatchTorch) {
+  const Tensor x = random_tensor({2, 3, 7, 6}, 70), w = random_tensor({5, 3, 3, 2}, 71);
+  const Tensor x3 = random_tensor({1, 4, 5, 6, 4}, 72), w3 = random_tensor({2, 4, 3, 3, 3}, 73);
+  const Tensor w1 = random_tensor({3, 4, 1, 1, 1}, 74);
+  Feeds torch_tensors{{"x", x}, {"w", w}, {"x3", x3}, {"w3", w3}, {"w1", w1}};
+  Builder b;
+  const auto xv = b.input("x", F32, {2, 3, 7, 6});
+  const auto x3v = b.input("x3", F32, {1, 4, 5, 6, 4});
+  LossBuilder loss{b, torch_tensors, {}, {}};
+  ConvOptions uneven;
+  uneven.pads = {2, 0, 1, 1};
+  uneven.dilations = {2, 1};
+  loss.add(b.conv(xv, b.initializer("w", w), std::nullopt, uneven), {2, 5, 6, 6},
+           "F.conv2d(F.pad(x, (0, 1, 2, 1)), w, dilation=(2, 1))");
+  ConvOptions same;
+  same.pads = symmetric_pads({1, 1, 1});
+  loss.add(b.conv(x3v, b.initializer("w3", w3), std::nullopt, same), {1, 2, 5, 6, 4}, "F.conv3d(x3, w3, padding=1)");
+  loss.add(b.conv(x3v, b.initializer("w1", w1), std::nullopt), {1, 3, 5, 6, 4}, "F.conv3d(x3, w1)");
+  loss.finish();
+  expect_gradients(std::move(b).finish(), {"x", "x3", "w3"}, {{"x", x}, {"x3", x3}}, torch_tensors, "",
+                   loss.torch_expr, 5e-5f);
+}
+
 TEST(GraphRunAutodiff, InstanceNormMatchesTorch) {
   const Tensor x = random_tensor({2, 3, 5, 4}, 21, -2.0f, 3.0f), s = random_tensor({3}, 22), bias = random_tensor({3}, 23);
   const Tensor x3 = random_tensor({1, 2, 4, 3, 5}, 24), s2 = positive({2}, 25), b2 = random_tensor({2}, 26);

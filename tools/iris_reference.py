@@ -10,6 +10,14 @@ documented behaviour for medport's parity tests. Run with /usr/bin/python3 (torc
   iris_reference.py make OUT_DIR --base B --tokens M --heads H --volume D H W [--seed S] [--batch B] [--classes K]
       writes OUT_DIR/model.pt (state_dict), OUT_DIR/config.json and OUT_DIR/reference.npz
       (support_image, support_masks, query_image, task_embeddings, logits).
+  iris_reference.py tune MODEL_DIR [--steps N] [--seed S]
+      reads MODEL_DIR/{model.pt,config.json,reference.npz} (from `make`), draws query masks and
+      writes MODEL_DIR/tuning.npz: query_masks, loss_before, grad (d loss / d task_embeddings by
+      torch.autograd), tuned_embeddings after N Adam steps (lr 1e-3), tuned_logits, loss_after,
+      and the same N steps against pseudo-labels sigmoid(initial logits) > 0.5 (pseudo_losses:
+      the loss before each step, pseudo_tuned_embeddings).
+      The loss is the upstream tuner's: mean soft Dice on sigmoid(logits) (smoothing 1e-6) plus
+      BCE with logits (mean); torch.optim.Adam with its defaults.
 """
 import argparse
 import json
@@ -217,6 +225,56 @@ def make(args):
     return 0
 
 
+def tuning_loss(logits, targets, smooth=1e-6):
+    probs = torch.sigmoid(logits)
+    dims = tuple(range(2, logits.ndim))
+    overlap = (probs * targets).sum(dim=dims)
+    total = probs.sum(dim=dims) + targets.sum(dim=dims)
+    dice = (1.0 - (2.0 * overlap + smooth) / (total + smooth)).mean()
+    return dice + F.binary_cross_entropy_with_logits(logits, targets, reduction="mean")
+
+
+def tune(args):
+    cfg = json.load(open(os.path.join(args.folder, "config.json")))
+    model = IrisReference(**cfg).eval()
+    model.load_state_dict(torch.load(os.path.join(args.folder, "model.pt"), map_location="cpu"))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    ref = np.load(os.path.join(args.folder, "reference.npz"))
+    query = torch.from_numpy(ref["query_image"])
+    emb0 = torch.from_numpy(ref["task_embeddings"])
+    g = torch.Generator().manual_seed(args.seed)
+    masks = (torch.rand(emb0.shape[0], emb0.shape[1], *query.shape[2:], generator=g) > 0.8).float()
+    emb = nn.Parameter(emb0.clone())
+    loss_before = tuning_loss(model(query, emb), masks)
+    loss_before.backward()
+    grad = emb.grad.detach().clone()
+    optimiser = torch.optim.Adam([emb], lr=1e-3)
+    for _ in range(args.steps):
+        optimiser.zero_grad()
+        tuning_loss(model(query, emb), masks).backward()
+        optimiser.step()
+    with torch.no_grad():
+        logits = model(query, emb)
+        loss_after = tuning_loss(logits, masks)
+        pseudo = (torch.sigmoid(model(query, emb0)) > 0.5).float()
+    pseudo_emb = nn.Parameter(emb0.clone())
+    optimiser = torch.optim.Adam([pseudo_emb], lr=1e-3)
+    pseudo_losses = []
+    for _ in range(args.steps):
+        optimiser.zero_grad()
+        loss = tuning_loss(model(query, pseudo_emb), pseudo)
+        pseudo_losses.append(loss.item())
+        loss.backward()
+        optimiser.step()
+    np.savez(os.path.join(args.folder, "tuning.npz"), query_masks=masks.numpy(),
+             loss_before=np.array([loss_before.item()], np.float32), grad=grad.numpy(),
+             tuned_embeddings=emb.detach().numpy(), tuned_logits=logits.numpy(),
+             loss_after=np.array([loss_after.item()], np.float32),
+             pseudo_losses=np.array(pseudo_losses, np.float32), pseudo_tuned_embeddings=pseudo_emb.detach().numpy())
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -231,9 +289,13 @@ def main():
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--batch", type=int, default=1)
     m.add_argument("--classes", type=int, default=2)
+    t = sub.add_parser("tune")
+    t.add_argument("folder")
+    t.add_argument("--steps", type=int, default=5)
+    t.add_argument("--seed", type=int, default=3)
     a = p.parse_args()
     torch.set_num_threads(2)
-    return verify(a.folder) if a.cmd == "verify" else make(a)
+    return {"verify": lambda: verify(a.folder), "make": lambda: make(a), "tune": lambda: tune(a)}[a.cmd]()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include "medport/graph/onnx_writer.hpp"
 #include "medport/models/iris/iris.hpp"
 #include "medport/util/file_io.hpp"
+#include "models/iris/iris_internal.hpp"
 
 namespace medport::models::iris {
 namespace {
@@ -35,7 +36,17 @@ nlohmann::json sidecar_json(const LoadedIris& iris, const ConvertRequest& reques
         {"forward",
          {{"onnx", "forward.onnx"},
           {"inputs", {io(kQueryImage, {"B", c.in_channels, D, H, W}), io(kTaskEmbeddings, {"B", "K", M, C})}},
-          {"outputs", {io(kLogits, {"B", "K", D, H, W})}}}}}},
+          {"outputs", {io(kLogits, {"B", "K", D, H, W})}}}},
+        {"tune_step",
+         {{"onnx", "tune_step.onnx"},
+          {"precision", "float32"},
+          {"loss", "mean Dice (sigmoid, smooth 1e-6) + mean BCE with logits"},
+          {"inputs",
+           {io(kQueryImage, {"B", c.in_channels, D, H, W}), io(kTaskEmbeddings, {"B", "K", M, C}),
+            io(kTargetMasks, {"B", "K", D, H, W})}},
+          {"outputs",
+           {io(kLogits, {"B", "K", D, H, W}), io(kLoss, nlohmann::json::array()),
+            io(kGradTaskEmbeddings, {"B", "K", M, C})}}}}}},
       {"iris",
        {{"in_channels", c.in_channels},
         {"base_channels", c.base_channels},
@@ -59,12 +70,14 @@ ConvertReport convert_iris(const ConvertRequest& request) {
   std::error_code ec;
   if (request.output.extension() == ".onnx" ||
       (std::filesystem::exists(request.output, ec) && !std::filesystem::is_directory(request.output, ec)))
-    throw UsageError("IRIS writes two graphs: -o must name a folder, not the file " + request.output.string());
+    throw UsageError("IRIS writes several graphs: -o must name a folder, not the file " + request.output.string());
   const IrisChoices choices = request.config.empty() ? IrisChoices{} : read_iris_choices(request.config);
   const LoadedIris iris = load_iris(request.source, choices);
 
   graph::Graph support = build_encode_support_graph(iris.config, iris.state_dict, request.opset);
   graph::Graph forward = build_forward_graph(iris.config, iris.state_dict, request.opset);
+  // Gradients of ~1e-5 need float32: the tuning graph ignores --fp16.
+  graph::Graph tune_step = build_tune_step_graph(iris.config, iris.state_dict, request.opset);
   if (request.fp16) {
     support = graph::convert_to_fp16(support);
     forward = graph::convert_to_fp16(forward);
@@ -88,7 +101,8 @@ ConvertReport convert_iris(const ConvertRequest& request) {
                            " query tokens, " + std::to_string(c.attention_heads) + " attention heads");
   report.details.push_back("volume " + shape_string(c.volume_shape) + ", memory bank classes: " +
                            std::to_string(iris.memory_bank.size()));
-  for (const auto& [graph, name] : {std::pair{&support, "encode_support.onnx"}, std::pair{&forward, "forward.onnx"}}) {
+  for (const auto& [graph, name] : {std::pair{&support, "encode_support.onnx"}, std::pair{&forward, "forward.onnx"},
+                                    std::pair{&tune_step, "tune_step.onnx"}}) {
     const auto written = graph::write_onnx(*graph, request.output / name);
     report.files.push_back(written.model_path);
     if (!written.data_path.empty()) report.files.push_back(written.data_path);

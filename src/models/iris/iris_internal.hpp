@@ -14,6 +14,14 @@ namespace medport::models::iris {
 IrisChoices choices_from_json(const nlohmann::json& j, const std::string& source);
 // Fields unset in `primary` are taken from `fallback`.
 IrisChoices merge_choices(const IrisChoices& primary, const IrisChoices& fallback);
+// tune_step.onnx: query_image, task_embeddings, target_masks -> logits, loss, grad_task_embeddings.
+inline constexpr const char* kTargetMasks = "target_masks";
+inline constexpr const char* kLoss = "loss";
+inline constexpr const char* kGradTaskEmbeddings = "grad_task_embeddings";
+// The forward graph plus the upstream tuner's Dice + BCE loss against target_masks, and the
+// loss's gradient with respect to task_embeddings (always float32).
+graph::Graph build_tune_step_graph(const IrisConfig& config, const StateDict& state_dict, int opset = 17);
+
 // Every tensor the graphs read, with its expected shape.
 std::vector<std::pair<std::string, Shape>> expected_parameters(const IrisConfig& config);
 

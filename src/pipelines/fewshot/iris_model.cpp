@@ -1,4 +1,6 @@
 #include <fstream>
+#include <mutex>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -11,6 +13,24 @@ struct IrisModel::Impl {
   runtime::Session encode;
   runtime::Session forward;
   double momentum = 0.999;
+  std::filesystem::path folder;
+  runtime::SessionOptions options;
+  // tune_step.onnx repeats every weight: loaded only when tuning is asked for.
+  std::mutex tune_mutex;
+  std::optional<runtime::Session> tune;
+
+  const runtime::Session& tune_session() {
+    std::lock_guard lock(tune_mutex);
+    if (!tune) {
+      const auto path = folder / "tune_step.onnx";
+      if (!std::filesystem::exists(path))
+        throw InputError(folder.string(),
+                         "no tune_step.onnx here (converted by an older medport): re-run `medport convert` to enable "
+                         "in-context tuning");
+      tune.emplace(path, options);
+    }
+    return *tune;
+  }
 };
 
 namespace {
@@ -36,9 +56,11 @@ IrisModel::IrisModel(const std::filesystem::path& folder, const runtime::Session
   for (const char* name : {"encode_support.onnx", "forward.onnx"})
     if (!std::filesystem::exists(folder / name))
       throw InputError(folder.string(), std::string("not an IRIS model folder: ") + name + " is missing");
-  impl_ = std::make_unique<Impl>(Impl{runtime::Session(folder / "encode_support.onnx", options),
-                                      runtime::Session(folder / "forward.onnx", options),
-                                      read_momentum(folder / "iris.medport.json")});
+  impl_ = std::make_unique<Impl>(runtime::Session(folder / "encode_support.onnx", options),
+                                 runtime::Session(folder / "forward.onnx", options),
+                                 read_momentum(folder / "iris.medport.json"));
+  impl_->folder = folder;
+  impl_->options = options;
 }
 
 IrisModel::~IrisModel() = default;
@@ -54,5 +76,38 @@ Tensor IrisModel::segment(const Tensor& query, const Tensor& embeddings) const {
 }
 
 double IrisModel::memory_momentum() const { return impl_->momentum; }
+
+bool IrisModel::can_tune() const {
+  std::error_code ec;
+  return std::filesystem::exists(impl_->folder / "tune_step.onnx", ec);
+}
+
+IrisModel::TuneStep IrisModel::tune_step(const Tensor& query, const Tensor& embeddings,
+                                         const Tensor& target_masks) const {
+  const Tensor targets = target_masks.dtype() == DType::F32 ? target_masks : target_masks.to(DType::F32);
+  const auto outputs = impl_->tune_session().run(
+      {{"query_image", query}, {"task_embeddings", embeddings}, {"target_masks", targets}});
+  TuneStep step;
+  bool has_loss = false;
+  for (const auto& out : outputs) {
+    if (out.name == "loss" && out.tensor.numel() == 1) {
+      step.loss = double(out.tensor.to_f32()[0]);
+      has_loss = true;
+    } else if (out.name == "grad_task_embeddings") {
+      step.gradient = out.tensor;
+    } else if (out.name == "logits") {
+      step.logits = out.tensor;
+    }
+  }
+  if (!has_loss || !step.gradient.defined() || !step.logits.defined())
+    throw InputError((impl_->folder / "tune_step.onnx").string(), "lacks the loss, logits or gradient output");
+  return step;
+}
+
+std::pair<double, Tensor> IrisModel::loss_and_gradient(const Tensor& query, const Tensor& embeddings,
+                                                       const Tensor& target_masks) const {
+  TuneStep step = tune_step(query, embeddings, target_masks);
+  return {step.loss, std::move(step.gradient)};
+}
 
 }  // namespace medport::pipelines::fewshot

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "medport/runtime/session.hpp"
@@ -27,6 +28,19 @@ class IrisModel {
   Tensor encode_support(const Tensor& images, const Tensor& masks) const;   // -> (N,K,m+1,C)
   Tensor segment(const Tensor& query, const Tensor& embeddings) const;      // -> (N,K,D,H,W) logits
   double memory_momentum() const;
+  // In-context tuning through OUTDIR/tune_step.onnx (see tuning.hpp), loaded on first use.
+  bool can_tune() const;
+  // Upstream tuning loss (Dice + BCE) of segment(query, embeddings) against target_masks
+  // (N,K,D,H,W, 0/1) and its gradient with respect to the embeddings. Throws InputError when
+  // the folder has no tune_step.onnx (converted before it existed: re-run convert).
+  std::pair<double, Tensor> loss_and_gradient(const Tensor& query, const Tensor& embeddings,
+                                              const Tensor& target_masks) const;
+  struct TuneStep {
+    double loss = 0;
+    Tensor gradient;  // d loss / d embeddings, the embeddings' shape
+    Tensor logits;    // segment(query, embeddings)
+  };
+  TuneStep tune_step(const Tensor& query, const Tensor& embeddings, const Tensor& target_masks) const;
 
  private:
   struct Impl;
