@@ -94,23 +94,7 @@ std::optional<std::vector<double>> spacing_override(const EchoEfArgs& args, cons
   const std::string& specific = view == "2CH" ? args.spacing_a2c : args.spacing_a4c;
   if (!specific.empty()) return clinical::parse_spacing(specific, 2, 2);
   if (!args.spacing.empty()) return clinical::parse_spacing(args.spacing, 2, 2);
-  const fs::path sidecar = file.parent_path() / "spacing.json";
-  if (fs::exists(sidecar)) {
-    const auto bytes = medport::read_file(sidecar, 1 << 20);
-    json j;
-    try {
-      j = json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-    } catch (const std::exception& e) {
-      throw InputError(sidecar.string(), std::string("invalid JSON: ") + e.what());
-    }
-    if (!j.contains(view)) return std::nullopt;
-    const auto& v = j[view];
-    if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number() || !(v[0].get<double>() > 0) ||
-        !(v[1].get<double>() > 0))
-      throw InputError(sidecar.string(), "\"" + view + "\" must be [row_mm, col_mm] with positive numbers");
-    return std::vector<double>{v[0].get<double>(), v[1].get<double>()};
-  }
-  return std::nullopt;
+  return clinical::spacing_from_sidecar(file, view);
 }
 
 struct LoadedMask {

@@ -112,6 +112,9 @@ metrics::CaseMetrics evaluate_pair(const EvaluateArgs& args, const fs::path& pre
       prediction.image.spacing = reference.image.spacing;
     } else if (prediction.spacing_from_file) {
       reference.image.spacing = prediction.image.spacing;
+    } else if (auto sidecar = clinical::spacing_from_sidecar(ref_file, clinical::view_in_name(ref_file));
+               sidecar && sidecar->size() == reference.image.spacing.size()) {
+      reference.image.spacing = prediction.image.spacing = *sidecar;
     } else if (!warned_spacing) {
       std::fprintf(stderr, "warning: %s carries no spacing; distances are in pixels (1 mm) - pass --spacing\n",
                    ref_file.string().c_str());

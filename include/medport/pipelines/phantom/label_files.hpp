@@ -34,6 +34,14 @@ std::string case_name(const std::filesystem::path& path);
 // endings, the first of .nii.gz .nii .mha .mhd .npy .png .tif .tiff .bmp is kept.
 std::vector<std::filesystem::path> label_map_files(const std::filesystem::path& folder);
 
+// The view a file name holds ("2CH" for "p_2CH_ED_gt.npy", "4CH" for "p_4ch_es_seg.png"), or "".
+std::string view_in_name(const std::filesystem::path& path);
+
+// Spacing (mm, row then column) of `view` from a `spacing.json` beside `file` ({"2CH": [r, c],
+// "4CH": [r, c]}, as `medport phantom` writes it); nullopt without that file or that view.
+// Throws InputError naming spacing.json when it is malformed.
+std::optional<std::vector<double>> spacing_from_sidecar(const std::filesystem::path& file, const std::string& view);
+
 // "0.3,0.3" -> {0.3, 0.3}; throws UsageError unless `count` positive numbers are given.
 std::vector<double> parse_spacing(const std::string& text, std::size_t min_count, std::size_t max_count);
 
