@@ -1,0 +1,50 @@
+#pragma once
+// Settings of `medport fewshot`: defaults, then an inference.yaml/.json config, then the flags
+// the user typed (each flag overrides its config key). Keys are listed in docs/IRIS.md.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "medport/pipelines/fewshot/outputs.hpp"
+
+namespace medport::cli::fewshot {
+
+struct SupportPair {
+  std::filesystem::path image;
+  std::filesystem::path mask;
+};
+
+struct FewshotSettings {
+  std::string strategy = "one-shot";  // one-shot | ensemble | memory | tune
+  std::string ensemble = "mean";      // mean | weighted | confidence
+  std::vector<std::int64_t> classes;  // label values; empty: from the support masks / the bank
+  std::map<std::int64_t, std::string> class_names;
+  std::vector<SupportPair> supports;
+  std::string bank;                   // bank .npz; empty: MODEL_DIR/memory_bank.npz
+  bool update_bank = false;
+  int tune_steps = 20;
+  double tune_lr = 1e-3;
+  std::string normalize = "zscore";   // zscore | minmax | none
+  pipelines::fewshot::MaskOptions masks;
+  pipelines::fewshot::QualityOptions quality;
+  std::string format = "nii.gz";      // nii.gz | npy | png
+  bool montage = false;
+  int montage_slices = 9;
+  bool save_confidence = false;
+  int threads = 0;
+};
+
+// Reads a YAML or JSON config into `settings` (relative support/bank paths are taken from the
+// config file's folder). Unknown keys and wrong types are InputErrors naming the file and key.
+void apply_config_file(const std::filesystem::path& path, FewshotSettings& settings);
+
+// Checks values and combinations; throws UsageError.
+void validate(const FewshotSettings& settings);
+
+// "1,2,5" -> {1, 2, 5} (UsageError for anything but positive integers up to 255).
+std::vector<std::int64_t> parse_class_list(const std::string& text);
+
+}  // namespace medport::cli::fewshot

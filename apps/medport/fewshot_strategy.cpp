@@ -1,0 +1,182 @@
+#include "fewshot_strategy.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "medport/checkpoint/npy.hpp"
+#include "medport/error.hpp"
+#include "medport/pipelines/fewshot/ensemble.hpp"
+#include "medport/pipelines/fewshot/memory_bank_store.hpp"
+#include "medport/pipelines/fewshot/tuning.hpp"
+
+namespace medport::cli::fewshot {
+namespace {
+
+namespace fs = std::filesystem;
+namespace fsl = pipelines::fewshot;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Row i of axis 0 as its own tensor.
+Tensor row(const Tensor& t, std::int64_t i) {
+  Shape shape = t.shape();
+  shape[0] = 1;
+  const Tensor c = t.contiguous();
+  const std::size_t bytes = static_cast<std::size_t>(shape_numel(shape)) * dtype_size(c.dtype());
+  return Tensor::from_bytes(c.dtype(), shape, std::span(c.raw_data() + static_cast<std::size_t>(i) * bytes, bytes));
+}
+
+std::optional<std::int64_t> class_id_of_member(const std::string& name) {
+  if (name.rfind("class_", 0) != 0 || name.size() == 6) return std::nullopt;
+  std::int64_t id = 0;
+  for (char c : name.substr(6)) {
+    if (c < '0' || c > '9' || id > 1000000) return std::nullopt;
+    id = id * 10 + (c - '0');
+  }
+  return id;
+}
+
+// The prototypes of a bank file: medport convert's OUTDIR/memory_bank.npz or a MemoryBankStore
+// file (both keep class <id> as `class_<id>` (m+1,C)).
+fsl::MemoryBank load_bank(const fs::path& file, double momentum) {
+  if (!fs::exists(file))
+    throw InputError(file.string(), "no memory bank here (convert a training checkpoint with a memory_bank, or pass --bank)");
+  const auto npz = ckpt::NpzFile::open(file);
+  fsl::MemoryBank bank(momentum);
+  for (const auto& name : npz.names())
+    if (const auto id = class_id_of_member(name); id && *id != 0) bank.update(*id, npz.read(name).to(DType::F32));
+  if (bank.class_ids().empty()) throw InputError(file.string(), "holds no class_<id> prototypes");
+  return bank;
+}
+
+json weights_json(const fsl::SupportByClass& w) {
+  json out = json::array();
+  for (const auto& per_support : w) out.push_back(per_support);
+  return out;
+}
+
+}  // namespace
+
+fs::path bank_file_for(const FewshotSettings& settings, const fs::path& model_dir) {
+  return settings.bank.empty() ? model_dir / "memory_bank.npz" : fs::path(settings.bank);
+}
+
+std::vector<std::int64_t> bank_class_ids(const fs::path& bank_file) {
+  if (!fs::exists(bank_file))
+    throw InputError(bank_file.string(), "no memory bank here (convert a training checkpoint with a memory_bank, or pass --bank)");
+  const auto npz = ckpt::NpzFile::open(bank_file);
+  std::vector<std::int64_t> ids;
+  for (const auto& name : npz.names())
+    if (const auto id = class_id_of_member(name); id && *id != 0) ids.push_back(*id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+StrategyRunner::StrategyRunner(const fsl::IrisModel& model, const FewshotSettings& settings, const fs::path& model_dir,
+                               const std::vector<std::int64_t>& classes, std::optional<SupportSet> supports)
+    : model_(model), settings_(settings), model_dir_(model_dir), classes_(classes), supports_(std::move(supports)) {
+  const auto start = Clock::now();
+  if (supports_) encode_supports();
+  if (settings_.update_bank) update_bank();
+  const std::string& s = settings_.strategy;
+  if (s == "one-shot") {
+    shared_embeddings_ = support_embeddings_;
+  } else if (s == "ensemble") {
+    const auto mode = fsl::parse_ensemble_mode(settings_.ensemble);
+    if (mode == fsl::EnsembleMode::Mean) shared_embeddings_ = fsl::mean_embeddings(support_embeddings_);
+    if (mode == fsl::EnsembleMode::Weighted) {
+      ensemble_weights_ = fsl::mask_size_weights(supports_->masks);
+      shared_embeddings_ = fsl::weighted_embeddings(support_embeddings_, ensemble_weights_);
+    }
+    // confidence: scored against each query in predict()
+  } else if (s == "memory") {
+    shared_embeddings_ = bank_embeddings();
+  } else if (s == "tune") {
+    if (!model_.can_tune())
+      throw InputError(model_dir_.string(), "has no tune_step.onnx for in-context tuning; re-run medport convert");
+    tuning_start_ = supports_ ? (support_embeddings_.shape()[0] == 1 ? support_embeddings_
+                                                                      : fsl::mean_embeddings(support_embeddings_))
+                              : bank_embeddings();
+    preparation_["tuning_start"] = supports_ ? "supports" : "memory bank";
+  }
+  preparation_["encode_seconds"] = seconds_since(start);
+}
+
+void StrategyRunner::encode_supports() {
+  const std::int64_t n = supports_->images.shape()[0];
+  std::vector<float> all;
+  Shape shape;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const Tensor e = model_.encode_support(row(supports_->images, i), row(supports_->masks, i));
+    shape = e.shape();
+    const auto v = e.to_f32();
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  shape[0] = n;
+  support_embeddings_ = Tensor::from_f32(shape, all);
+}
+
+void StrategyRunner::update_bank() {
+  if (settings_.bank.empty())
+    throw UsageError("--update-bank needs --bank BANK.npz (the converted model folder is left as it is)");
+  const fs::path file = settings_.bank;
+  const fs::path seed = model_dir_ / "memory_bank.npz";
+  const bool seeded = !fs::exists(file) && fs::exists(seed);
+  const auto store = seeded ? fsl::MemoryBankStore::from_checkpoint_bank(model_dir_, file)
+                            : fsl::MemoryBankStore::open_or_create(file, model_.memory_momentum());
+  const std::int64_t n = support_embeddings_.shape()[0];
+  for (std::int64_t i = 0; i < n; ++i)
+    store.update(row(support_embeddings_, i), classes_, supports_->description[static_cast<std::size_t>(i)].value("image", ""));
+  preparation_["bank_updated"] = {{"file", file.string()}, {"supports_added", n}, {"seeded_from_model", seeded}};
+}
+
+Tensor StrategyRunner::bank_embeddings() {
+  const fs::path file = bank_file_for(settings_, model_dir_);
+  const auto bank = load_bank(file, model_.memory_momentum());
+  preparation_["bank"] = file.string();
+  preparation_["bank_class_ids"] = bank.class_ids();
+  return bank.retrieve(classes_);
+}
+
+Prediction StrategyRunner::predict(const Tensor& query, const std::optional<Tensor>& query_masks) const {
+  Prediction p;
+  const auto start = Clock::now();
+  const std::string& s = settings_.strategy;
+  if (s == "ensemble") {
+    p.details["ensemble"] = settings_.ensemble;
+    p.details["supports"] = support_embeddings_.shape()[0];
+  }
+  if (s == "ensemble" && settings_.ensemble == "confidence") {
+    // Each support alone predicts the query; the best-scoring one per class is kept.
+    fsl::SupportByClass scores;
+    for (std::int64_t i = 0; i < support_embeddings_.shape()[0]; ++i)
+      scores.push_back(fsl::confidence_scores(model_.segment(query, row(support_embeddings_, i))));
+    const auto weights = fsl::keep_best(scores, 1);
+    p.logits = model_.segment(query, fsl::weighted_embeddings(support_embeddings_, weights));
+    p.details["scores"] = weights_json(scores);
+    p.details["weights"] = weights_json(weights);
+  } else if (s == "tune") {
+    fsl::TuningOptions options;
+    options.steps = settings_.tune_steps;
+    options.learning_rate = settings_.tune_lr;
+    options.threshold = settings_.masks.threshold;
+    const auto result = fsl::tune_embeddings(model_, query, tuning_start_, query_masks, options);
+    p.logits = result.logits;
+    p.details = {{"steps", settings_.tune_steps},
+                 {"learning_rate", settings_.tune_lr},
+                 {"target", query_masks ? "query mask" : "pseudo-labels of the first prediction"},
+                 {"start", preparation_.value("tuning_start", "")},
+                 {"losses", result.losses}};
+  } else {
+    p.logits = model_.segment(query, shared_embeddings_);
+    if (!ensemble_weights_.empty()) p.details["weights"] = weights_json(ensemble_weights_);
+  }
+  p.predict_seconds = seconds_since(start);
+  if (s == "memory") p.details["bank"] = preparation_.value("bank", "");
+  if (preparation_.contains("bank_updated")) p.details["bank_updated"] = preparation_["bank_updated"];
+  return p;
+}
+
+}  // namespace medport::cli::fewshot

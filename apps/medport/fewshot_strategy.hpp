@@ -1,0 +1,73 @@
+#pragma once
+// Task embeddings for `medport fewshot`, by strategy:
+//   one-shot  encode(support, masks)
+//   ensemble  per class k, sum_i w_ik encode(support_i, masks_i) (ensemble.hpp): mean (1/N, as
+//             context_ensemble), weighted (support mask sizes), confidence (the support whose
+//             own prediction of the query is the most confident)
+//   memory    the memory bank's prototypes of the classes (--bank, else MODEL_DIR/memory_bank.npz)
+//   tune      in-context tuning (tuning.hpp) on each query, from the supports' embeddings (mean
+//             of several) or the bank's, against --query-mask or the first prediction's pseudo-labels
+// --update-bank adds every support's embeddings to the --bank file (a MemoryBankStore; seeded
+// from MODEL_DIR/memory_bank.npz when the file is new) before anything is predicted.
+// Support embeddings are computed once per run; strategies that depend on the query
+// (confidence ensemble, tune) work per query.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "fewshot_settings.hpp"
+#include "medport/pipelines/fewshot/ensemble.hpp"
+#include "medport/pipelines/fewshot/fewshot.hpp"
+#include "medport/tensor.hpp"
+
+namespace medport::cli::fewshot {
+
+// Supports at the model's volume shape: images (N,1,D,H,W), masks (N,K,D,H,W).
+struct SupportSet {
+  Tensor images;
+  Tensor masks;
+  nlohmann::json description = nlohmann::json::array();  // per support: files, hashes, voxels per class
+};
+
+struct Prediction {
+  Tensor logits;                      // (1,K,D,H,W)
+  nlohmann::json details = nlohmann::json::object();  // strategy-specific facts for the case JSON
+  double predict_seconds = 0.0;       // forward passes (and tuning) for this query
+};
+
+class StrategyRunner {
+ public:
+  StrategyRunner(const pipelines::fewshot::IrisModel& model, const FewshotSettings& settings,
+                 const std::filesystem::path& model_dir, const std::vector<std::int64_t>& classes,
+                 std::optional<SupportSet> supports);
+  // query (1,1,D,H,W); query_masks (1,K,D,H,W) when the user gave --query-mask.
+  Prediction predict(const Tensor& query, const std::optional<Tensor>& query_masks) const;
+  // Facts about the shared preparation (support encoding time, bank file...).
+  const nlohmann::json& preparation() const { return preparation_; }
+
+ private:
+  void encode_supports();
+  void update_bank();
+  Tensor bank_embeddings();
+
+  const pipelines::fewshot::IrisModel& model_;
+  const FewshotSettings& settings_;
+  std::filesystem::path model_dir_;
+  std::vector<std::int64_t> classes_;
+  std::optional<SupportSet> supports_;
+  Tensor support_embeddings_;                  // (N,K,m+1,C), each support encoded on its own
+  Tensor shared_embeddings_;                   // the query-independent embeddings (1,K,m+1,C)
+  Tensor tuning_start_;                        // tune: the embeddings tuning starts from
+  pipelines::fewshot::SupportByClass ensemble_weights_;  // weighted ensemble: [support][class]
+  nlohmann::json preparation_ = nlohmann::json::object();
+};
+
+// Class ids stored in a bank file (`class_<id>` members), ascending.
+std::vector<std::int64_t> bank_class_ids(const std::filesystem::path& bank_file);
+// The bank file a run reads: --bank, else MODEL_DIR/memory_bank.npz.
+std::filesystem::path bank_file_for(const FewshotSettings& settings, const std::filesystem::path& model_dir);
+
+}  // namespace medport::cli::fewshot

@@ -1,0 +1,146 @@
+// Probabilities -> binary masks: threshold, connected components, 3D morphology.
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "medport/error.hpp"
+#include "medport/metrics/distance_transform.hpp"
+#include "medport/pipelines/fewshot/outputs.hpp"
+
+namespace medport::pipelines::fewshot {
+namespace {
+
+void check_mask(std::span<const std::uint8_t> mask, const Grid& grid, const char* what) {
+  if (grid.depth <= 0 || grid.height <= 0 || grid.width <= 0 || mask.size() != grid.voxels())
+    throw UsageError(std::string(what) + ": mask of " + std::to_string(mask.size()) + " voxels does not fit the grid");
+}
+
+struct Offset {
+  std::int64_t dz, dy, dx;
+};
+
+std::vector<Offset> neighbour_offsets(int connectivity) {
+  if (connectivity != 6 && connectivity != 26) throw UsageError("connectivity must be 6 or 26");
+  std::vector<Offset> offsets;
+  for (std::int64_t dz = -1; dz <= 1; ++dz)
+    for (std::int64_t dy = -1; dy <= 1; ++dy)
+      for (std::int64_t dx = -1; dx <= 1; ++dx) {
+        const int nonzero = (dz != 0) + (dy != 0) + (dx != 0);
+        if (nonzero == 0 || (connectivity == 6 && nonzero != 1)) continue;
+        offsets.push_back({dz, dy, dx});
+      }
+  return offsets;
+}
+
+// Distance (voxel units) of every voxel to the nearest voxel whose mask value equals `value`.
+std::vector<double> distance_to(std::span<const std::uint8_t> mask, const Grid& grid, std::uint8_t value) {
+  std::vector<std::uint8_t> features(mask.size());
+  for (std::size_t i = 0; i < mask.size(); ++i) features[i] = (mask[i] != 0) == (value != 0) ? 1 : 0;
+  const std::int64_t shape[3] = {grid.depth, grid.height, grid.width};
+  return metrics::distance_to_nearest_feature(features, shape, {});
+}
+
+}  // namespace
+
+std::vector<float> sigmoid(std::span<const float> logits) {
+  std::vector<float> out(logits.size());
+  for (std::size_t i = 0; i < logits.size(); ++i)
+    out[i] = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(logits[i]))));
+  return out;
+}
+
+std::vector<std::uint8_t> threshold_masks(std::span<const float> probabilities, double threshold) {
+  std::vector<std::uint8_t> out(probabilities.size());
+  for (std::size_t i = 0; i < probabilities.size(); ++i) out[i] = probabilities[i] > threshold ? 1 : 0;
+  return out;
+}
+
+void keep_largest_component(std::span<std::uint8_t> mask, const Grid& grid, int connectivity) {
+  check_mask(mask, grid, "largest component");
+  const auto offsets = neighbour_offsets(connectivity);
+  std::vector<std::int32_t> component(mask.size(), -1);
+  std::vector<std::int64_t> sizes;
+  std::vector<std::int64_t> stack;
+  const std::int64_t plane = grid.height * grid.width;
+  for (std::int64_t start = 0; start < static_cast<std::int64_t>(mask.size()); ++start) {
+    if (!mask[static_cast<std::size_t>(start)] || component[static_cast<std::size_t>(start)] >= 0) continue;
+    const auto id = static_cast<std::int32_t>(sizes.size());
+    std::int64_t size = 0;
+    stack.assign(1, start);
+    component[static_cast<std::size_t>(start)] = id;
+    while (!stack.empty()) {
+      const std::int64_t v = stack.back();
+      stack.pop_back();
+      ++size;
+      const std::int64_t z = v / plane, y = (v / grid.width) % grid.height, x = v % grid.width;
+      for (const auto& o : offsets) {
+        const std::int64_t nz = z + o.dz, ny = y + o.dy, nx = x + o.dx;
+        if (nz < 0 || ny < 0 || nx < 0 || nz >= grid.depth || ny >= grid.height || nx >= grid.width) continue;
+        const auto n = static_cast<std::size_t>((nz * grid.height + ny) * grid.width + nx);
+        if (!mask[n] || component[n] >= 0) continue;
+        component[n] = id;
+        stack.push_back(static_cast<std::int64_t>(n));
+      }
+    }
+    sizes.push_back(size);
+  }
+  if (sizes.size() < 2) return;
+  std::int32_t best = 0;
+  for (std::size_t i = 1; i < sizes.size(); ++i)
+    if (sizes[i] > sizes[static_cast<std::size_t>(best)]) best = static_cast<std::int32_t>(i);
+  for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = component[i] == best ? 1 : 0;
+}
+
+void erode(std::span<std::uint8_t> mask, const Grid& grid, int radius) {
+  check_mask(mask, grid, "erosion");
+  if (radius < 0) throw UsageError("the morphology radius must not be negative");
+  if (radius == 0) return;
+  // A voxel survives when no background voxel lies within the ball around it.
+  const auto d = distance_to(mask, grid, 0);
+  for (std::size_t i = 0; i < mask.size(); ++i)
+    if (mask[i] && d[i] <= radius) mask[i] = 0;
+}
+
+void dilate(std::span<std::uint8_t> mask, const Grid& grid, int radius) {
+  check_mask(mask, grid, "dilation");
+  if (radius < 0) throw UsageError("the morphology radius must not be negative");
+  if (radius == 0) return;
+  const auto d = distance_to(mask, grid, 1);
+  for (std::size_t i = 0; i < mask.size(); ++i)
+    if (!mask[i] && d[i] <= radius) mask[i] = 1;
+}
+
+void morphological_cleanup(std::span<std::uint8_t> mask, const Grid& grid, int radius) {
+  if (radius == 0) return;
+  erode(mask, grid, radius);
+  dilate(mask, grid, radius);
+  dilate(mask, grid, radius);
+  erode(mask, grid, radius);
+}
+
+std::vector<std::uint8_t> make_class_masks(std::span<const float> probabilities, std::int64_t classes,
+                                           const Grid& grid, const MaskOptions& options) {
+  if (classes < 1 || probabilities.size() != static_cast<std::size_t>(classes) * grid.voxels())
+    throw UsageError("probabilities must be (K, D, H, W) with K >= 1 over the grid");
+  auto masks = threshold_masks(probabilities, options.threshold);
+  const std::size_t per = grid.voxels();
+  for (std::int64_t k = 0; k < classes; ++k) {
+    std::span<std::uint8_t> one(masks.data() + static_cast<std::size_t>(k) * per, per);
+    morphological_cleanup(one, grid, options.morphology_radius);
+    if (options.largest_component) keep_largest_component(one, grid, options.connectivity);
+  }
+  return masks;
+}
+
+std::optional<double> dice(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
+  if (a.size() != b.size()) throw UsageError("dice: masks of different sizes");
+  std::int64_t both = 0, total = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    both += (a[i] && b[i]) ? 1 : 0;
+    total += (a[i] ? 1 : 0) + (b[i] ? 1 : 0);
+  }
+  if (total == 0) return std::nullopt;
+  return 2.0 * static_cast<double>(both) / static_cast<double>(total);
+}
+
+}  // namespace medport::pipelines::fewshot
