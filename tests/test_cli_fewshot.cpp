@@ -9,6 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "medport/checkpoint/npy.hpp"
+#include "iris_cli_test.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -20,21 +21,11 @@ using medport::testing::TempDir;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-class CliFewshot : public ::testing::Test {
+class CliFewshot : public medport::testing::IrisCliTest {
  protected:
   static void SetUpTestSuite() {
-    const auto dir = medport::testing::fixture("iris/iris_base8");
-    if (dir.empty()) return;
-    tmp_ = new TempDir();
-    const auto r = run_medport({"convert", (dir / "final_model.pt").string(), "--config", (dir / "config.json").string(),
-                                "-o", model().string()});
-    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
-    ref_ = new medport::ckpt::NpzFile(medport::ckpt::NpzFile::open(dir / "reference.npz"));
-    // Support and query volumes (D,H,W); the two-class support mask as a one-hot (K,D,H,W)
-    // array, because the reference's two masks overlap.
-    medport::ckpt::write_npy_file(data() / "support.npy", ref("support_image").reshaped({16, 64, 64}));
-    medport::ckpt::write_npy_file(data() / "support_mask.npy", ref("support_masks").reshaped({2, 16, 64, 64}));
-    medport::ckpt::write_npy_file(data() / "query.npy", ref("query_image").reshaped({16, 64, 64}));
+    convert_fixture_and_write_inputs();
+    if (!ref_) return;
     medport::ckpt::write_npy_file(data() / "query_mask.npy", ref("query_masks").reshaped({2, 16, 64, 64}));
     const Tensor images = ref("ensemble_images"), masks = ref("ensemble_masks");
     for (int i = 0; i < 3; ++i) {
@@ -48,21 +39,7 @@ class CliFewshot : public ::testing::Test {
       medport::ckpt::write_npy_file(data() / ("ens" + std::to_string(i) + "_mask.npy"), rows(masks).to(medport::DType::U8));
     }
   }
-  static void TearDownTestSuite() {
-    delete ref_;
-    delete tmp_;
-    ref_ = nullptr;
-    tmp_ = nullptr;
-  }
-  void SetUp() override {
-    if (!ref_) GTEST_SKIP() << "fixture iris/iris_base8 not found";
-  }
-  static fs::path model() { return tmp_->path() / "model"; }
-  static fs::path data() {
-    fs::create_directories(tmp_->path() / "data");
-    return tmp_->path() / "data";
-  }
-  static Tensor ref(const std::string& name) { return ref_->read(name); }
+  static void TearDownTestSuite() { release_fixture(); }
 
   // The label map the reference logits (1,K,D,H,W) give: sigmoid > 0.5, overlaps to the most
   // probable class (the lowest on a tie), labels 1..K. `ambiguous` marks voxels where float
@@ -114,8 +91,6 @@ class CliFewshot : public ::testing::Test {
     return names;
   }
 
-  static inline TempDir* tmp_ = nullptr;
-  static inline medport::ckpt::NpzFile* ref_ = nullptr;
 };
 
 TEST_F(CliFewshot, OneShotMasksAreTheThresholdedReferenceLogits) {

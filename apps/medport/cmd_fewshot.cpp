@@ -1,6 +1,8 @@
 // `medport fewshot MODEL_DIR --support IMG --support-mask MASK (--query IMG | --query-dir DIR) -o OUTDIR`:
 // IRIS few-shot segmentation of single queries or whole folders (resumable: finished cases are
 // skipped; a bad case is reported and skipped; exit code 3 when any case failed).
+// `medport fewshot MODEL_DIR [--bank BANK.npz] --bank-plot PNG` (no query, no -o): only draws
+// the PCA scatter of the bank's prototypes and examples.
 #include <unistd.h>
 
 #include <chrono>
@@ -19,6 +21,7 @@
 #include "fewshot_strategy.hpp"
 #include "medport/error.hpp"
 #include "medport/imaging/image_io.hpp"
+#include "medport/pipelines/fewshot/prototype_plot.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
 #include "medport/pipelines/segment/progress.hpp"
 #include "medport/runtime/session.hpp"
@@ -37,13 +40,16 @@ struct FewshotArgs {
   std::string model_dir;
   std::vector<std::string> supports, support_masks, queries;
   std::string query_dir, output_dir, query_mask, config;
-  std::string strategy, ensemble, bank, classes, format, normalize;
+  std::string strategy, ensemble, bank, classes, format, normalize, retrieval, bank_plot;
   bool update_bank = false, largest_component = false, montage = false, save_confidence = false, overwrite = false;
-  int tune_steps = 20, morphology_radius = 0, connectivity = 26, threads = 0;
-  double tune_lr = 1e-3, threshold = 0.5, min_confidence = 0.7, max_volume_ratio = 0.8;
+  int tune_steps = 20, morphology_radius = 0, connectivity = 26, threads = 0, top_k = 3;
+  double fusion_temperature = fsl::kDefaultFusionTemperature, tune_lr = 1e-3, threshold = 0.5, min_confidence = 0.7, max_volume_ratio = 0.8;
   // Which flags the user typed (they override the config file).
   std::set<std::string> given;
 };
+
+// No query at all: the run only draws --bank-plot (validate() refuses it without one).
+bool plot_only(const FewshotArgs& a) { return a.queries.empty() && a.query_dir.empty(); }
 
 FewshotSettings settings_from(const FewshotArgs& a) {
   FewshotSettings s;
@@ -54,6 +60,10 @@ FewshotSettings settings_from(const FewshotArgs& a) {
   if (given("bank")) s.bank = a.bank;
   if (given("classes")) s.classes = parse_class_list(a.classes);
   if (given("update-bank")) s.update_bank = a.update_bank;
+  if (given("retrieval")) s.retrieval = a.retrieval;
+  if (given("top-k")) s.top_k = a.top_k;
+  if (given("fusion-temperature")) s.fusion_temperature = a.fusion_temperature;
+  if (given("bank-plot")) s.bank_plot = a.bank_plot;
   if (given("tune-steps")) s.tune_steps = a.tune_steps;
   if (given("tune-lr")) s.tune_lr = a.tune_lr;
   if (given("threshold")) s.masks.threshold = a.threshold;
@@ -76,7 +86,7 @@ FewshotSettings settings_from(const FewshotArgs& a) {
   }
   if (s.strategy == "one-shot" && s.supports.size() > 1 && !given("strategy") && a.config.empty())
     s.strategy = "ensemble";  // several supports without a strategy: the guide's default ensemble
-  validate(s);
+  validate(s, plot_only(a));
   return s;
 }
 
@@ -185,11 +195,31 @@ SupportSet load_supports(const FewshotSettings& s, const std::vector<LabelFile>&
   return set;
 }
 
+// Draws the bank's PCA scatter; returns the facts for the batch summary.
+json draw_bank_plot(const FewshotSettings& settings, const fs::path& model_dir) {
+  const fs::path bank = bank_file_for(settings, model_dir);
+  const auto plot = fsl::write_prototype_plot(settings.bank_plot, read_bank_contents(bank, 0.999));
+  std::size_t examples = 0;
+  for (const auto& p : plot.points) examples += p.is_prototype ? 0 : 1;
+  return {{"file", settings.bank_plot},
+          {"bank", bank.string()},
+          {"prototypes", plot.points.size() - examples},
+          {"examples", examples},
+          {"explained_variance", plot.projection.explained_variance}};
+}
+
 int run(const FewshotArgs& args) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   const FewshotSettings settings = settings_from(args);
   const fs::path model_dir = args.model_dir;
+  if (plot_only(args)) {
+    const json plot = draw_bank_plot(settings, model_dir);
+    std::fprintf(stderr, "fewshot: PCA plot of %s (%d prototypes, %d examples) -> %s\n", plot["bank"].get<std::string>().c_str(),
+                 plot["prototypes"].get<int>(), plot["examples"].get<int>(), settings.bank_plot.c_str());
+    return 0;
+  }
+  if (args.output_dir.empty()) throw medport::UsageError("-o OUTDIR is required to segment queries");
   const medport::Shape volume_shape = read_volume_shape(model_dir);
   const auto queries = collect_queries(args);
   if (!args.query_mask.empty() && queries.size() != 1)
@@ -258,6 +288,7 @@ int run(const FewshotArgs& args) {
     case_list.push_back(entry);
   }
   progress.finish();
+  const json bank_plot = settings.bank_plot.empty() ? json(nullptr) : draw_bank_plot(settings, model_dir);
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
   json summary{{"strategy", settings.strategy},
                {"model", model_dir.string()},
@@ -265,6 +296,7 @@ int run(const FewshotArgs& args) {
                {"classes", classes},
                {"counts", {{"ok", ok}, {"skipped", skipped}, {"failed", failed}, {"quality_failed", quality_failed}}},
                {"preparation", runner.preparation()},
+               {"bank_plot", bank_plot},
                {"wall_seconds", wall},
                {"cases", case_list}};
   medport::write_file_atomic(ctx.output_dir / kBatchSummary, summary.dump(2) + "\n");
@@ -284,12 +316,16 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--support-mask", args->support_masks, "label mask of the support before it (values 1..K: one channel per class)");
   cmd->add_option("--query", args->queries, "image to segment; may be repeated");
   cmd->add_option("--query-dir", args->query_dir, "folder of images to segment (each file is a case)");
-  cmd->add_option("-o,--output", args->output_dir, "output folder")->required();
+  cmd->add_option("-o,--output", args->output_dir, "output folder (required unless only --bank-plot is drawn)");
   track("strategy", cmd->add_option("--strategy", args->strategy, "one-shot | ensemble | memory | tune (default one-shot; ensemble when several supports)"));
   track("ensemble", cmd->add_option("--ensemble", args->ensemble, "ensemble aggregation: mean | weighted | confidence"));
   track("bank", cmd->add_option("--bank", args->bank, "memory bank .npz (default MODEL_DIR/memory_bank.npz)"));
   track("classes", cmd->add_option("--classes", args->classes, "label values to segment, e.g. 1,2 (default: all in the support masks / the bank)"));
   track("update-bank", cmd->add_flag("--update-bank", args->update_bank, "add the supports' embeddings to the --bank file"));
+  track("retrieval", cmd->add_option("--retrieval", args->retrieval, "memory strategy: class (prototype per class id, default) | top-k"));
+  track("top-k", cmd->add_option("--top-k", args->top_k, "top-k retrieval: stored entries fused per class (default 3)"));
+  track("fusion-temperature", cmd->add_option("--fusion-temperature", args->fusion_temperature, "top-k fusion weights softmax(similarity / T) (default 0.1)"));
+  track("bank-plot", cmd->add_option("--bank-plot", args->bank_plot, "write a PCA scatter PNG of the bank (after the run; alone without --query)"));
   track("tune-steps", cmd->add_option("--tune-steps", args->tune_steps, "in-context tuning steps (default 20)"));
   track("tune-lr", cmd->add_option("--tune-lr", args->tune_lr, "in-context tuning Adam learning rate (default 1e-3)"));
   cmd->add_option("--query-mask", args->query_mask, "reference mask of the query: target for tuning, Dice in the case JSON");

@@ -1,5 +1,6 @@
 #include "fewshot_settings.hpp"
 
+#include <cmath>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -150,16 +151,20 @@ void apply_config_file(const fs::path& path, FewshotSettings& settings) {
   }
   if (j.contains("memory_bank")) {
     const auto& m = j["memory_bank"];
-    r.known_keys(m, "memory_bank.", {"path", "update"});
+    r.known_keys(m, "memory_bank.", {"path", "update", "retrieval", "top_k", "fusion_temperature", "plot"});
     if (m.contains("path")) s.bank = r.path(m["path"], "memory_bank.path").string();
     if (m.contains("update")) s.update_bank = r.boolean(m["update"], "memory_bank.update");
+    if (m.contains("retrieval")) s.retrieval = r.text(m["retrieval"], "memory_bank.retrieval");
+    if (m.contains("top_k")) s.top_k = r.integer(m["top_k"], "memory_bank.top_k");
+    if (m.contains("fusion_temperature")) s.fusion_temperature = r.number(m["fusion_temperature"], "memory_bank.fusion_temperature");
+    if (m.contains("plot")) s.bank_plot = r.path(m["plot"], "memory_bank.plot").string();
   }
   if (j.contains("quality")) read_quality(r, j["quality"], s);
   if (j.contains("output")) read_output(r, j["output"], s);
   if (j.contains("threads")) s.threads = r.integer(j["threads"], "threads");
 }
 
-void validate(const FewshotSettings& s) {
+void validate(const FewshotSettings& s, bool plot_only) {
   static const std::set<std::string> strategies{"one-shot", "ensemble", "memory", "tune"};
   static const std::set<std::string> ensembles{"mean", "weighted", "confidence"};
   static const std::set<std::string> normalizations{"zscore", "minmax", "none"};
@@ -175,6 +180,18 @@ void validate(const FewshotSettings& s) {
   if (s.montage_slices < 1 || s.montage_slices > 64) throw UsageError("montage slices must lie in 1..64");
   if (s.threads < 0) throw UsageError("threads must not be negative");
   pipelines::fewshot::parse_label_format(s.format);
+  if (s.retrieval != "class" && s.retrieval != "top-k") throw UsageError("retrieval '" + s.retrieval + "' is not one of class, top-k");
+  if (s.top_k < 1 || s.top_k > 1000) throw UsageError("--top-k must lie in 1..1000");
+  if (!(s.fusion_temperature > 0.0) || !std::isfinite(s.fusion_temperature))
+    throw UsageError("--fusion-temperature must be a positive number");
+  if (s.retrieval == "top-k" && s.strategy != "memory" && !plot_only)
+    throw UsageError("--retrieval top-k goes with --strategy memory");
+  if (plot_only) {
+    if (s.bank_plot.empty()) throw UsageError("give --query IMG or --query-dir DIR");
+    if (s.update_bank || !s.supports.empty())
+      throw UsageError("without --query, --bank-plot only draws the bank: --update-bank and supports need a query");
+    return;
+  }
   const bool needs_supports = s.strategy == "one-shot" || s.strategy == "ensemble";
   if (needs_supports && s.supports.empty())
     throw UsageError("strategy " + s.strategy + " needs --support IMG --support-mask MASK");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "medport/pipelines/fewshot/outputs.hpp"
+#include "medport/pipelines/fewshot/retrieval.hpp"
 
 namespace medport::cli::fewshot {
 
@@ -25,6 +26,10 @@ struct FewshotSettings {
   std::vector<SupportPair> supports;
   std::string bank;                   // bank .npz; empty: MODEL_DIR/memory_bank.npz
   bool update_bank = false;
+  std::string retrieval = "class";    // memory strategy: class (prototype by class id) | top-k
+  int top_k = 3;                      // top-k: stored entries fused per class
+  double fusion_temperature = pipelines::fewshot::kDefaultFusionTemperature;
+  std::string bank_plot;              // PCA scatter PNG of the bank, drawn after the run
   int tune_steps = 20;
   double tune_lr = 1e-3;
   std::string normalize = "zscore";   // zscore | minmax | none
@@ -41,8 +46,9 @@ struct FewshotSettings {
 // config file's folder). Unknown keys and wrong types are InputErrors naming the file and key.
 void apply_config_file(const std::filesystem::path& path, FewshotSettings& settings);
 
-// Checks values and combinations; throws UsageError.
-void validate(const FewshotSettings& settings);
+// Checks values and combinations; throws UsageError. `plot_only`: the run has no queries and
+// only draws --bank-plot, so strategy inputs (supports) are not required.
+void validate(const FewshotSettings& settings, bool plot_only = false);
 
 // "1,2,5" -> {1, 2, 5} (UsageError for anything but positive integers up to 255).
 std::vector<std::int64_t> parse_class_list(const std::string& text);

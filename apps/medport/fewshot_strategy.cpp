@@ -63,6 +63,14 @@ fs::path bank_file_for(const FewshotSettings& settings, const fs::path& model_di
   return settings.bank.empty() ? model_dir / "memory_bank.npz" : fs::path(settings.bank);
 }
 
+fsl::BankContents read_bank_contents(const fs::path& bank_file, double momentum) {
+  if (fs::exists(bank_file) && ckpt::NpzFile::open(bank_file).contains("momentum")) return fsl::read_bank_file(bank_file);
+  fsl::BankContents contents;
+  contents.bank = load_bank(bank_file, momentum);
+  for (auto id : contents.bank.class_ids()) contents.counts[id] = 1;
+  return contents;
+}
+
 std::vector<std::int64_t> bank_class_ids(const fs::path& bank_file) {
   if (!fs::exists(bank_file))
     throw InputError(bank_file.string(), "no memory bank here (convert a training checkpoint with a memory_bank, or pass --bank)");
@@ -91,6 +99,8 @@ StrategyRunner::StrategyRunner(const fsl::IrisModel& model, const FewshotSetting
       shared_embeddings_ = fsl::weighted_embeddings(support_embeddings_, ensemble_weights_);
     }
     // confidence: scored against each query in predict()
+  } else if (s == "memory" && settings_.retrieval == "top-k") {
+    prepare_top_k();
   } else if (s == "memory") {
     shared_embeddings_ = bank_embeddings();
   } else if (s == "tune") {
@@ -140,6 +150,51 @@ Tensor StrategyRunner::bank_embeddings() {
   return bank.retrieve(classes_);
 }
 
+void StrategyRunner::prepare_top_k() {
+  const fs::path file = bank_file_for(settings_, model_dir_);
+  const auto contents = read_bank_contents(file, model_.memory_momentum());
+  candidates_ = fsl::retrieval_candidates(contents);
+  preparation_["bank"] = file.string();
+  preparation_["bank_class_ids"] = contents.bank.class_ids();
+  preparation_["bank_examples"] = contents.examples.size();
+  if (supports_) {
+    const Tensor probes = support_embeddings_.shape()[0] == 1 ? support_embeddings_ : fsl::mean_embeddings(support_embeddings_);
+    shared_embeddings_ = retrieve_top_k(probes, retrieval_report_);
+  } else {
+    first_guess_embeddings_ = contents.bank.retrieve(classes_);
+  }
+}
+
+Tensor StrategyRunner::retrieve_top_k(const Tensor& probes, json& report) const {
+  const double temperature = settings_.fusion_temperature;
+  report = json::array();
+  std::vector<float> fused_all;
+  Shape entry_shape;
+  for (std::size_t k = 0; k < classes_.size(); ++k) {
+    const auto hits = fsl::top_k(fsl::class_slice(probes, static_cast<std::int64_t>(k)), candidates_,
+                                 static_cast<std::size_t>(settings_.top_k), classes_[k]);
+    if (hits.empty())
+      throw InputError(bank_file_for(settings_, model_dir_).string(),
+                       "holds nothing of class " + std::to_string(classes_[k]) + " to retrieve");
+    const auto weights = fsl::fusion_weights(hits, temperature);
+    const Tensor fused = fsl::fuse(hits, temperature);
+    entry_shape = fused.shape();
+    const auto v = fused.to_f32();
+    fused_all.insert(fused_all.end(), v.begin(), v.end());
+    json retrieved = json::array();
+    for (std::size_t i = 0; i < hits.size(); ++i)
+      retrieved.push_back({{"class_id", hits[i].candidate.class_id},
+                           {"source", hits[i].candidate.source},
+                           {"prototype", hits[i].candidate.is_prototype},
+                           {"similarity", hits[i].similarity},
+                           {"weight", weights[i]}});
+    report.push_back({{"class_id", classes_[k]}, {"retrieved", retrieved}});
+  }
+  Shape shape{1, static_cast<std::int64_t>(classes_.size())};
+  shape.insert(shape.end(), entry_shape.begin(), entry_shape.end());
+  return Tensor::from_f32(shape, fused_all);
+}
+
 Prediction StrategyRunner::predict(const Tensor& query, const std::optional<Tensor>& query_masks) const {
   Prediction p;
   const auto start = Clock::now();
@@ -169,6 +224,18 @@ Prediction StrategyRunner::predict(const Tensor& query, const std::optional<Tens
                  {"target", query_masks ? "query mask" : "pseudo-labels of the first prediction"},
                  {"start", preparation_.value("tuning_start", "")},
                  {"losses", result.losses}};
+  } else if (s == "memory" && settings_.retrieval == "top-k") {
+    json retrieved;
+    const Tensor tokens =
+        supports_ ? shared_embeddings_
+                  : retrieve_top_k(fsl::probe_from_prediction(model_, query, model_.segment(query, first_guess_embeddings_)),
+                                   retrieved);
+    p.logits = model_.segment(query, tokens);
+    p.details["retrieval"] = {{"mode", "top-k"},
+                              {"k", settings_.top_k},
+                              {"fusion_temperature", settings_.fusion_temperature},
+                              {"probe", supports_ ? "supports" : "query's first prediction"},
+                              {"classes", supports_ ? retrieval_report_ : retrieved}};
   } else {
     p.logits = model_.segment(query, shared_embeddings_);
     if (!ensemble_weights_.empty()) p.details["weights"] = weights_json(ensemble_weights_);

@@ -4,7 +4,11 @@
 //   ensemble  per class k, sum_i w_ik encode(support_i, masks_i) (ensemble.hpp): mean (1/N, as
 //             context_ensemble), weighted (support mask sizes), confidence (the support whose
 //             own prediction of the query is the most confident)
-//   memory    the memory bank's prototypes of the classes (--bank, else MODEL_DIR/memory_bank.npz)
+//   memory    the memory bank's prototypes of the classes (--bank, else MODEL_DIR/memory_bank.npz);
+//             with --retrieval top-k, per class the k stored entries (prototypes and examples)
+//             most similar to a probe, fused by softmax(similarity / T) (retrieval.hpp). The probe
+//             is the supports' embeddings (their mean when several), else the query encoded with
+//             its own first prediction (from the class prototypes), per query.
 //   tune      in-context tuning (tuning.hpp) on each query, from the supports' embeddings (mean
 //             of several) or the bank's, against --query-mask or the first prediction's pseudo-labels
 // --update-bank adds every support's embeddings to the --bank file (a MemoryBankStore; seeded
@@ -21,6 +25,8 @@
 #include "fewshot_settings.hpp"
 #include "medport/pipelines/fewshot/ensemble.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
+#include "medport/pipelines/fewshot/memory_bank_store.hpp"
+#include "medport/pipelines/fewshot/retrieval.hpp"
 #include "medport/tensor.hpp"
 
 namespace medport::cli::fewshot {
@@ -52,6 +58,10 @@ class StrategyRunner {
   void encode_supports();
   void update_bank();
   Tensor bank_embeddings();
+  void prepare_top_k();
+  // Per class: top-k of the same class id among the bank's entries, fused; (1,K,M,C). `report`
+  // gets one entry per class listing what was retrieved.
+  Tensor retrieve_top_k(const Tensor& probes, nlohmann::json& report) const;
 
   const pipelines::fewshot::IrisModel& model_;
   const FewshotSettings& settings_;
@@ -62,6 +72,9 @@ class StrategyRunner {
   Tensor shared_embeddings_;                   // the query-independent embeddings (1,K,m+1,C)
   Tensor tuning_start_;                        // tune: the embeddings tuning starts from
   pipelines::fewshot::SupportByClass ensemble_weights_;  // weighted ensemble: [support][class]
+  std::vector<pipelines::fewshot::RetrievalCandidate> candidates_;  // top-k: the bank's entries
+  Tensor first_guess_embeddings_;              // top-k without supports: class prototypes
+  nlohmann::json retrieval_report_;            // top-k with supports: what was retrieved
   nlohmann::json preparation_ = nlohmann::json::object();
 };
 
@@ -69,5 +82,8 @@ class StrategyRunner {
 std::vector<std::int64_t> bank_class_ids(const std::filesystem::path& bank_file);
 // The bank file a run reads: --bank, else MODEL_DIR/memory_bank.npz.
 std::filesystem::path bank_file_for(const FewshotSettings& settings, const std::filesystem::path& model_dir);
+// Everything in a bank file: a MemoryBankStore file (it has `momentum`) in full, or medport
+// convert's memory_bank.npz as prototypes only (one update each, `momentum` for the MemoryBank).
+pipelines::fewshot::BankContents read_bank_contents(const std::filesystem::path& bank_file, double momentum);
 
 }  // namespace medport::cli::fewshot
