@@ -10,6 +10,7 @@
 #include "medport/pipelines/fewshot/ensemble.hpp"
 #include "medport/pipelines/fewshot/memory_bank_store.hpp"
 #include "medport/pipelines/fewshot/retrieval.hpp"
+#include "iris_model_test.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -109,41 +110,11 @@ TEST(IrisEnsembleMath, MaskWeightedFixtureEmbeddings) {
   EXPECT_LT(max_abs_diff(fewshot::weighted_embeddings(e, fewshot::mask_size_weights(masks)), want), 1e-6);
 }
 
-class IrisEnsemble : public ::testing::Test {
+class IrisEnsemble : public medport::testing::IrisModelTest {
  protected:
-  static void SetUpTestSuite() {
-    const auto dir = medport::testing::fixture("iris/iris_base8");
-    if (dir.empty()) return;
-    tmp_ = new medport::testing::TempDir();
-    medport::models::ConvertRequest request;
-    request.source = dir / "final_model.pt";
-    request.output = tmp_->path() / "model";
-    request.config = dir / "config.json";
-    medport::models::convert(request);
-    medport::runtime::SessionOptions options;
-    options.intra_op_threads = 2;
-    model_ = new fewshot::IrisModel(tmp_->path() / "model", options);
-    ref_ = new medport::ckpt::NpzFile(medport::ckpt::NpzFile::open(dir / "reference.npz"));
-  }
-  static void TearDownTestSuite() {
-    delete ref_;
-    delete model_;
-    delete tmp_;
-    ref_ = nullptr;
-    model_ = nullptr;
-    tmp_ = nullptr;
-  }
-  void SetUp() override {
-    if (!model_) GTEST_SKIP() << "fixture iris/iris_base8 not found";
-  }
-  static Tensor ref(const std::string& name) { return ref_->read(name); }
   static fewshot::EnsembleResult run(const fewshot::EnsembleOptions& options) {
     return fewshot::run_ensemble(*model_, ref("ensemble_images"), ref("ensemble_masks"), ref("query_image"), options);
   }
-
-  static inline medport::testing::TempDir* tmp_ = nullptr;
-  static inline fewshot::IrisModel* model_ = nullptr;
-  static inline medport::ckpt::NpzFile* ref_ = nullptr;
 };
 
 TEST_F(IrisEnsemble, MeanIsTheExistingContextEnsemble) {

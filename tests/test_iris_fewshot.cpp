@@ -9,6 +9,7 @@
 #include "medport/error.hpp"
 #include "medport/models/converter.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
+#include "iris_model_test.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -42,39 +43,7 @@ Tensor slice0(const Tensor& t, std::int64_t i) {
   return Tensor::from_f32(s, std::span(v.data() + static_cast<std::size_t>(i) * per, per));
 }
 
-class IrisFewShot : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    const auto dir = medport::testing::fixture("iris/iris_base8");
-    if (dir.empty()) return;
-    tmp_ = new medport::testing::TempDir();
-    medport::models::ConvertRequest request;
-    request.source = dir / "final_model.pt";
-    request.output = tmp_->path() / "model";
-    request.config = dir / "config.json";
-    medport::models::convert(request);
-    medport::runtime::SessionOptions options;
-    options.intra_op_threads = 2;
-    model_ = new fewshot::IrisModel(tmp_->path() / "model", options);
-    ref_ = new medport::ckpt::NpzFile(medport::ckpt::NpzFile::open(dir / "reference.npz"));
-  }
-  static void TearDownTestSuite() {
-    delete ref_;
-    delete model_;
-    delete tmp_;
-    ref_ = nullptr;
-    model_ = nullptr;
-    tmp_ = nullptr;
-  }
-  void SetUp() override {
-    if (!model_) GTEST_SKIP() << "fixture iris/iris_base8 not found";
-  }
-  static Tensor ref(const std::string& name) { return ref_->read(name); }
-
-  static inline medport::testing::TempDir* tmp_ = nullptr;
-  static inline fewshot::IrisModel* model_ = nullptr;
-  static inline medport::ckpt::NpzFile* ref_ = nullptr;
-};
+using IrisFewShot = medport::testing::IrisModelTest;
 
 TEST_F(IrisFewShot, OneShot) {
   const Tensor logits = fewshot::one_shot(*model_, ref("support_image"), ref("support_masks"), ref("query_image"));

@@ -12,6 +12,7 @@
 #include "medport/models/converter.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
 #include "medport/pipelines/fewshot/tuning.hpp"
+#include "iris_model_test.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -48,33 +49,7 @@ medport::runtime::SessionOptions two_threads() {
   return options;
 }
 
-class IrisTuning : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    const auto dir = medport::testing::fixture("iris/iris_base8");
-    if (dir.empty()) return;
-    tmp_ = new medport::testing::TempDir();
-    convert(dir / "final_model.pt", tmp_->path() / "model", dir / "config.json");
-    model_ = new fewshot::IrisModel(tmp_->path() / "model", two_threads());
-    ref_ = new medport::ckpt::NpzFile(medport::ckpt::NpzFile::open(dir / "reference.npz"));
-  }
-  static void TearDownTestSuite() {
-    delete ref_;
-    delete model_;
-    delete tmp_;
-    ref_ = nullptr;
-    model_ = nullptr;
-    tmp_ = nullptr;
-  }
-  void SetUp() override {
-    if (!model_) GTEST_SKIP() << "fixture iris/iris_base8 not found";
-  }
-  static Tensor ref(const std::string& name) { return ref_->read(name); }
-
-  static inline medport::testing::TempDir* tmp_ = nullptr;
-  static inline fewshot::IrisModel* model_ = nullptr;
-  static inline medport::ckpt::NpzFile* ref_ = nullptr;
-};
+using IrisTuning = medport::testing::IrisModelTest;
 
 TEST_F(IrisTuning, SidecarRecordsTheTuneStepGraph) {
   const auto sidecar = medport::testing::read_json(tmp_->path() / "model" / "iris.medport.json");
