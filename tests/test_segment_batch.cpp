@@ -10,6 +10,7 @@
 #include "medport/error.hpp"
 #include "medport/pipelines/segment/batch_runner.hpp"
 #include "medport/util/file_io.hpp"
+#include "converted_camus_test.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -19,17 +20,8 @@ using medport::testing::run_medport;
 using medport::testing::TempDir;
 namespace fs = std::filesystem;
 
-class SegmentBatch : public ::testing::Test {
+class SegmentBatch : public medport::testing::ConvertedCamusTest {
  protected:
-  void SetUp() override {
-    folder_ = medport::testing::fixture("nnunet/camus2d_small/nnUNetTrainer__nnUNetPlans__2d");
-    npz_ = medport::testing::fixture("nnunet/camus2d_small/sliding_window.npz");
-    if (folder_.empty() || npz_.empty()) GTEST_SKIP() << "camus2d_small fixtures not found";
-    onnx_ = dir_ / "camus.onnx";
-    const auto r = run_medport({"convert", folder_.string(), "-o", onnx_.string()});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }
-
   // in/: c1..c5 preprocessed (different crops of the fixture image), c3 broken (2 channels).
   fs::path preprocessed_inputs() {
     const auto image = ckpt::read_npz_member(npz_, "image").to_f32();  // (1, 200, 150)
@@ -47,8 +39,6 @@ class SegmentBatch : public ::testing::Test {
     return in;
   }
 
-  TempDir dir_;
-  fs::path folder_, npz_, onnx_;
 };
 
 std::string without_timings(const fs::path& summary) {

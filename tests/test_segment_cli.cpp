@@ -7,6 +7,7 @@
 
 #include "medport/checkpoint/npy.hpp"
 #include "medport/util/file_io.hpp"
+#include "converted_camus_test.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -16,19 +17,7 @@ using medport::testing::run_medport;
 using medport::testing::TempDir;
 namespace fs = std::filesystem;
 
-class SegmentCli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    folder_ = medport::testing::fixture("nnunet/camus2d_small/nnUNetTrainer__nnUNetPlans__2d");
-    npz_ = medport::testing::fixture("nnunet/camus2d_small/sliding_window.npz");
-    if (folder_.empty() || npz_.empty()) GTEST_SKIP() << "camus2d_small fixtures not found";
-    onnx_ = dir_ / "camus.onnx";
-    const auto r = run_medport({"convert", folder_.string(), "-o", onnx_.string()});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }
-  TempDir dir_;
-  fs::path folder_, npz_, onnx_;
-};
+using SegmentCli = medport::testing::ConvertedCamusTest;
 
 TEST_F(SegmentCli, BatchFolderResumesAndReportsBadCases) {
   const Tensor image = ckpt::read_npz_member(npz_, "image");  // (1, 200, 150)
