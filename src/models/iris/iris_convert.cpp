@@ -77,7 +77,7 @@ ConvertReport convert_iris(const ConvertRequest& request) {
   graph::Graph support = build_encode_support_graph(iris.config, iris.state_dict, request.opset);
   graph::Graph forward = build_forward_graph(iris.config, iris.state_dict, request.opset);
   // Gradients of ~1e-5 need float32: the tuning graph ignores --fp16.
-  graph::Graph tune_step = build_tune_step_graph(iris.config, iris.state_dict, request.opset);
+  graph::Graph tune_step = build_tune_step_graph(forward, iris.config);
   if (request.fp16) {
     support = graph::convert_to_fp16(support);
     forward = graph::convert_to_fp16(forward);
@@ -90,10 +90,11 @@ ConvertReport convert_iris(const ConvertRequest& request) {
   report.network_class = "IrisModel";
   report.checkpoint = request.source;
   report.tensors_total = iris.tensors_total;
+  const auto parameter_names = iris_parameter_names(iris.config);
   std::int64_t parameters = 0;
-  for (const auto& name : iris_parameter_names(iris.config)) parameters += iris.state_dict.at(name).numel();
+  for (const auto& name : parameter_names) parameters += iris.state_dict.at(name).numel();
   report.parameters = parameters;
-  report.tensors_used = iris_parameter_names(iris.config).size() + iris.memory_bank.size();  // bank -> npz
+  report.tensors_used = parameter_names.size() + iris.memory_bank.size();  // bank -> npz
   const IrisConfig& c = iris.config;
   report.details.push_back("layout: " + iris.layout);
   report.details.push_back("base channels " + std::to_string(c.base_channels) + ", embedding " +

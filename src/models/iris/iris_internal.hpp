@@ -20,7 +20,8 @@ inline constexpr const char* kLoss = "loss";
 inline constexpr const char* kGradTaskEmbeddings = "grad_task_embeddings";
 // The forward graph plus the upstream tuner's Dice + BCE loss against target_masks, and the
 // loss's gradient with respect to task_embeddings (always float32).
-graph::Graph build_tune_step_graph(const IrisConfig& config, const StateDict& state_dict, int opset = 17);
+// `forward`: the float32 graph of build_forward_graph, extended with the loss and its gradient.
+graph::Graph build_tune_step_graph(graph::Graph forward, const IrisConfig& config);
 
 // Every tensor the graphs read, with its expected shape.
 std::vector<std::pair<std::string, Shape>> expected_parameters(const IrisConfig& config);

@@ -41,11 +41,11 @@ Value bce_with_logits(graph::Builder& b, const Value& logits, const Value& targe
 
 }  // namespace
 
-graph::Graph build_tune_step_graph(const IrisConfig& c, const StateDict& sd, int opset) {
+graph::Graph build_tune_step_graph(graph::Graph forward, const IrisConfig& c) {
   const std::int64_t D = c.volume_shape[0], H = c.volume_shape[1], W = c.volume_shape[2];
   graph::Graph with_loss;
   {
-    graph::Builder b(build_forward_graph(c, sd, opset));
+    graph::Builder b(std::move(forward));
     const Value target = b.input(kTargetMasks, DType::F32, {"B", "K", D, H, W});
     const Value logits = b.value(kLogits);
     const Value loss = b.add(soft_dice_loss(b, logits, target), bce_with_logits(b, logits, target), "loss.total");
@@ -53,9 +53,8 @@ graph::Graph build_tune_step_graph(const IrisConfig& c, const StateDict& sd, int
     b.set_metadata("medport.graph", "tune_step");
     with_loss = std::move(b).finish();
   }
-  graph::DifferentiateOptions options;
-  options.grad_prefix = "grad_";  // -> grad_task_embeddings
-  graph::Graph g = graph::differentiate(with_loss, kLoss, {kTaskEmbeddings}, options);
+  // The default gradient prefix gives kGradTaskEmbeddings ("grad_task_embeddings").
+  graph::Graph g = graph::differentiate(with_loss, kLoss, {kTaskEmbeddings});
   g.name = "iris_tune_step";
   return g;
 }

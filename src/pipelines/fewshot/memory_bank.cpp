@@ -1,3 +1,4 @@
+#include "fewshot_rows.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
 
@@ -26,8 +27,7 @@ void MemoryBank::update(std::int64_t class_id, const Tensor& embedding) {
 }
 
 void MemoryBank::update_episode(const Tensor& embeddings, const std::vector<std::int64_t>& class_ids) {
-  Shape shape = embeddings.shape();
-  if (shape.size() == 4 && shape[0] == 1) shape.erase(shape.begin());
+  const Shape shape = detail::squeeze_batch(embeddings.shape());
   if (shape.size() != 3 || shape[0] != static_cast<std::int64_t>(class_ids.size()))
     throw InputError("memory bank", "expected (K,m+1,C) or (1,K,m+1,C) embeddings for " +
                                         std::to_string(class_ids.size()) + " class ids, got " +

@@ -18,17 +18,6 @@ constexpr const char* kExampleEmbeddings = "example_embeddings";
 constexpr const char* kExampleClassIds = "example_class_ids";
 constexpr const char* kExampleSources = "example_sources";
 
-// "class_12" with prefix "class_" -> 12; nullopt when the rest is not a plain integer.
-std::optional<std::int64_t> id_after(const std::string& name, const std::string& prefix) {
-  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
-  std::int64_t id = 0;
-  const char* first = name.data() + prefix.size();
-  const char* last = name.data() + name.size();
-  const auto [end, ec] = std::from_chars(first, last, id);
-  if (ec != std::errc() || end != last) return std::nullopt;
-  return id;
-}
-
 void require(bool ok, const std::string& source, const std::string& what) {
   if (!ok) throw InputError(source, what);
 }
@@ -65,7 +54,7 @@ BankContents read_bank_file(const std::filesystem::path& path) {
   for (const auto& name : npz.names()) {
     if (name == kMomentum || name == kExampleEmbeddings || name == kExampleClassIds || name == kExampleSources)
       continue;
-    if (const auto id = id_after(name, "class_")) {
+    if (const auto id = detail::id_after(name, "class_")) {
       const Tensor t = member(name);
       require(*id != 0, source, "class 0 (background) is never stored");
       require(t.dtype() == DType::F32 && t.ndim() == 2 && t.numel() > 0, source,
@@ -76,7 +65,7 @@ BankContents read_bank_file(const std::filesystem::path& path) {
       entry_shape = t.shape();
       require_finite(t.to_f32(), source, name);
       out.bank.update(*id, t);  // first sighting: stored as is
-    } else if (const auto cid = id_after(name, "count_")) {
+    } else if (const auto cid = detail::id_after(name, "count_")) {
       const Tensor t = member(name);
       require(t.dtype() == DType::I64 && t.numel() == 1 && t.data<std::int64_t>()[0] >= 1, source,
               name + " must be one int64 >= 1");
@@ -122,6 +111,16 @@ BankContents read_bank_file(const std::filesystem::path& path) {
 }
 
 namespace detail {
+
+std::optional<std::int64_t> id_after(const std::string& name, const std::string& prefix) {
+  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  std::int64_t id = 0;
+  const char* first = name.data() + prefix.size();
+  const char* last = name.data() + name.size();
+  const auto [end, ec] = std::from_chars(first, last, id);
+  if (ec != std::errc() || end != last) return std::nullopt;
+  return id;
+}
 
 void write_bank_file(const std::filesystem::path& path, const BankContents& contents) {
   ckpt::NamedTensors members;

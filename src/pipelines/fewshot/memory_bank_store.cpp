@@ -92,25 +92,17 @@ namespace {
 BankContents checkpoint_bank_contents(const fs::path& source, std::optional<double> momentum) {
   const SidecarBank located = locate_checkpoint_bank(source);
   const double a = momentum.value_or(located.momentum.value_or(0.999));
-  check_momentum(a);
   BankContents contents{MemoryBank(a), {}, {}};
   const ckpt::NpzFile npz = ckpt::NpzFile::open(located.npz);
   for (const auto& name : npz.names()) {
-    std::int64_t id = 0;
-    std::size_t used = 0;
-    try {
-      id = name.rfind("class_", 0) == 0 ? std::stoll(name.substr(6), &used) : 0;
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (name.rfind("class_", 0) != 0 || used == 0 || used != name.size() - 6)
-      throw InputError(located.npz.string(), "unexpected member '" + name + "' (expected class_<id>)");
-    if (id == 0) continue;  // background is never stored
+    const auto id = detail::id_after(name, "class_");
+    if (!id) throw InputError(located.npz.string(), "unexpected member '" + name + "' (expected class_<id>)");
+    if (*id == 0) continue;  // background is never stored
     const Tensor t = npz.read(name).to(DType::F32);
     if (t.ndim() != 2)
       throw InputError(located.npz.string(), name + " must be (m+1,C), got " + shape_string(t.shape()));
     try {
-      add_episode(contents, t.reshaped(Shape{1, t.shape()[0], t.shape()[1]}), {id}, {});
+      add_episode(contents, t.reshaped(Shape{1, t.shape()[0], t.shape()[1]}), {*id}, {});
     } catch (const InputError& e) {
       throw InputError(located.npz.string(), e.what());
     }

@@ -129,7 +129,7 @@ struct MontageOptions {
   double pixel_aspect = 1.0;  // row spacing / column spacing, so tiles keep physical proportions (0.1..10)
   std::string title;    // shown in the header strip (e.g. the case name)
 };
-// `count` depth indices evenly spread over [0, depth): round((i + 0.5) * depth / count).
+// `count` depth indices evenly spread over [0, depth): floor((i + 0.5) * depth / count).
 std::vector<std::int64_t> montage_slices(std::int64_t depth, int count);
 // A PNG grid of slices of `image` (grid voxels, any range, shown with a 1st-99th percentile
 // window) with the labels filled in their colours and outlined, each tile captioned with its
