@@ -56,19 +56,24 @@ ExportedPrediction export_prediction(std::span<const float> logits, const Shape&
   const auto kc = static_cast<std::size_t>(k_count);
   std::vector<float> seg(voxels, 0.0F);
   if (labels.has_regions) {
-    for (auto& v : probs) v = 1.0F / (1.0F + std::exp(-v));
-    for (std::size_t r = 0; r < kc; ++r)
-      for (std::size_t i = 0; i < voxels; ++i)
-        if (probs[r * voxels + i] > 0.5F) seg[i] = static_cast<float>(labels.regions_class_order[r]);
+    if (labels.regions_class_order.size() != kc)
+      throw InputError("regions", std::to_string(labels.regions_class_order.size()) + " regions in regions_class_order for " +
+                                      std::to_string(kc) + " output channels");
+    sigmoid_in_place(probs);
+    const auto painted = paint_regions(probs, labels.regions_class_order);
+    std::copy(painted.begin(), painted.end(), seg.begin());
   } else {
     for (std::size_t i = 0; i < voxels; ++i) {
       float top = probs[i];
       for (std::size_t k = 1; k < kc; ++k) top = std::max(top, probs[k * voxels + i]);
       float sum = 0.0F;
-      for (std::size_t k = 0; k < kc; ++k) sum += std::exp(probs[k * voxels + i] - top);
+      for (std::size_t k = 0; k < kc; ++k) {
+        probs[k * voxels + i] = std::exp(probs[k * voxels + i] - top);
+        sum += probs[k * voxels + i];
+      }
       std::size_t best = 0;
       for (std::size_t k = 0; k < kc; ++k) {
-        probs[k * voxels + i] = std::exp(probs[k * voxels + i] - top) / sum;
+        probs[k * voxels + i] /= sum;
         if (probs[k * voxels + i] > probs[best * voxels + i]) best = k;
       }
       seg[i] = static_cast<float>(best);

@@ -100,6 +100,12 @@ struct LabelConfig {
 // From the sidecar's labels object.
 LabelConfig label_config_from_sidecar(const nlohmann::json& sidecar, const std::string& source);
 
+// Region-based models (nnU-Net's LabelManager with regions): the sigmoid of every logit (float32,
+// as torch.sigmoid), and the label map painted from probabilities (R, voxels): voxels whose region
+// r has probability > 0.5 get regions_class_order[r], regions taken in order (later ones win).
+void sigmoid_in_place(std::span<float> values);
+std::vector<std::uint8_t> paint_regions(std::span<const float> probabilities, std::span<const int> regions_class_order);
+
 struct ExportedPrediction {
   Shape shape;                         // spatial shape of the original image (after transpose_backward)
   std::vector<std::uint8_t> labels;

@@ -24,16 +24,10 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-Tensor f32_tensor(const Shape& shape, std::span<const float> values) {
-  const auto* p = reinterpret_cast<const std::byte*>(values.data());
-  std::vector<std::byte> bytes(p, p + values.size() * sizeof(float));
-  return Tensor(std::make_shared<const Storage>(DType::F32, std::move(bytes)), 0, shape, contiguous_strides(shape));
-}
-
-Tensor u8_tensor(const Shape& shape, const std::vector<std::uint8_t>& values) {
-  const auto* p = reinterpret_cast<const std::byte*>(values.data());
-  std::vector<std::byte> bytes(p, p + values.size());
-  return Tensor(std::make_shared<const Storage>(DType::U8, std::move(bytes)), 0, shape, contiguous_strides(shape));
+std::vector<float> sigmoid_of(std::span<const float> logits) {
+  std::vector<float> probs(logits.begin(), logits.end());
+  imaging::nnunet::sigmoid_in_place(probs);
+  return probs;
 }
 
 Shape with_classes(std::int64_t classes, const Shape& spatial) {
@@ -78,12 +72,12 @@ CaseOutputs write_case(std::span<const LoadedModel> models, const std::string& n
   note("segmentation", seg_path);
   if (options.save_probabilities) {
     const fs::path p = out / (name + "_probabilities.npz");
-    ckpt::write_npz(p, {{"probabilities", f32_tensor(with_classes(classes, r.spatial), r.probabilities)}});
+    ckpt::write_npz(p, {{"probabilities", Tensor::from_f32(with_classes(classes, r.spatial), r.probabilities)}});
     note("probabilities", p);
   }
   if (options.save_logits) {
     const fs::path p = out / (name + "_logits.npz");
-    ckpt::write_npz(p, {{"logits", f32_tensor(with_classes(classes, r.logits_spatial), r.logits)}});
+    ckpt::write_npz(p, {{"logits", Tensor::from_f32(with_classes(classes, r.logits_spatial), r.logits)}});
     note("logits", p);
   }
   if (options.overlay && r.spatial.size() == 2 && !r.overlay_image.empty()) {
@@ -264,8 +258,8 @@ void prepare_raw(const ModelInfo& info, const CaseOptions& options, CaseJob::Sta
 void labels_from_logits(const ModelInfo& info, bool with_probabilities, CaseResult& r) {
   const std::int64_t classes = info.output_channels;
   if (info.has_regions) {
-    auto probs = sigmoid_probabilities(r.logits);
-    r.labels = paint_regions(probs, info.regions_class_order);
+    auto probs = sigmoid_of(r.logits);
+    r.labels = imaging::nnunet::paint_regions(probs, info.regions_class_order);
     r.confidence = mean_region_certainty(probs);
     if (with_probabilities) r.probabilities = std::move(probs);
   } else {
@@ -290,7 +284,7 @@ CaseOutputs finish_preprocessed(std::span<const LoadedModel> models, CaseJob::St
     r.overlay_image = s.network_input.subspan(0, static_cast<std::size_t>(r.spatial[0] * r.spatial[1]));
   return write_case(
       models, s.input.name, r, options, s.busy_ms,
-      [&](const fs::path& p) { ckpt::write_npy_file(p, u8_tensor(r.spatial, r.labels)); }, ".npy");
+      [&](const fs::path& p) { ckpt::write_npy_file(p, Tensor::from_bytes(DType::U8, r.spatial, std::as_bytes(std::span(r.labels)))); }, ".npy");
 }
 
 CaseOutputs finish_raw(std::span<const LoadedModel> models, CaseJob::State& s, const CaseOptions& options) {
@@ -298,7 +292,7 @@ CaseOutputs finish_raw(std::span<const LoadedModel> models, CaseJob::State& s, c
   CaseResult& r = s.r;
   const std::int64_t classes = info.output_channels;
   const auto stage = Clock::now();
-  r.confidence = info.has_regions ? mean_region_certainty(sigmoid_probabilities(r.logits))
+  r.confidence = info.has_regions ? mean_region_certainty(sigmoid_of(r.logits))
                                   : mean_max_probability(r.logits, classes);
   auto exported = imaging::nnunet::export_prediction(r.logits, with_classes(classes, r.logits_spatial), s.pre.record,
                                                      s.config, s.label_config, options.save_probabilities);

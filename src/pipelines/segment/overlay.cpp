@@ -1,6 +1,7 @@
 #include "medport/pipelines/segment/overlay.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -77,9 +78,12 @@ std::vector<std::byte> render_overlay_png(std::span<const float> image, std::spa
     label_mat = label_mat.clone();
   }
 
+  // Nearest-neighbour upscaling keeps the label set, so one pass over the input labels finds it.
+  std::array<bool, 256> seen{};
+  for (const std::uint8_t v : labels) seen[v] = true;
   std::vector<int> present;
   for (int v = 1; v < 256; ++v)
-    if (cv::countNonZero(label_mat == v) > 0) present.push_back(v);
+    if (seen[static_cast<std::size_t>(v)]) present.push_back(v);
 
   cv::Mat canvas = base.clone();
   for (int v : present) {

@@ -53,25 +53,6 @@ double mean_max_probability(std::span<const float> logits, std::int64_t classes)
   return total / static_cast<double>(voxels);
 }
 
-std::vector<float> sigmoid_probabilities(std::span<const float> logits) {
-  std::vector<float> probs(logits.size());
-  for (std::size_t i = 0; i < logits.size(); ++i) probs[i] = 1.0F / (1.0F + std::exp(-logits[i]));
-  return probs;
-}
-
-std::vector<std::uint8_t> paint_regions(std::span<const float> probabilities, std::span<const int> regions_class_order) {
-  if (regions_class_order.empty()) throw InputError("regions", "no regions to paint");
-  const auto voxels = probabilities.size() / regions_class_order.size();
-  std::vector<std::uint8_t> labels(voxels, 0);
-  for (std::size_t r = 0; r < regions_class_order.size(); ++r) {
-    const auto value = static_cast<std::uint8_t>(regions_class_order[r]);
-    const float* row = probabilities.data() + r * voxels;
-    for (std::size_t i = 0; i < voxels; ++i)
-      if (row[i] > 0.5F) labels[i] = value;
-  }
-  return labels;
-}
-
 double mean_region_certainty(std::span<const float> probabilities) {
   if (probabilities.empty()) return 0.0;
   double total = 0.0;

@@ -19,12 +19,7 @@ std::vector<float> softmax_probabilities(std::span<const float> logits, std::int
 // Mean over voxels of the largest softmax probability (the model's confidence, in [1/K, 1]).
 double mean_max_probability(std::span<const float> logits, std::int64_t classes);
 
-// Region-based models (nnU-Net's LabelManager with regions): sigmoid of every logit (float32, as
-// torch.sigmoid), and the label map painted from probabilities (R, voxels): voxels whose region r
-// has probability > 0.5 get regions_class_order[r], regions taken in order (later ones win).
-std::vector<float> sigmoid_probabilities(std::span<const float> logits);
-std::vector<std::uint8_t> paint_regions(std::span<const float> probabilities, std::span<const int> regions_class_order);
-// Mean over voxels and regions of max(p, 1 - p): how sure each binary region decision is, in [0.5, 1].
+// Region-based models: mean over voxels and regions of max(p, 1 - p): how sure each binary region decision is, in [0.5, 1].
 double mean_region_certainty(std::span<const float> probabilities);
 
 struct LabelCount {
