@@ -19,15 +19,6 @@ using nlohmann::json;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// Row i of axis 0 as its own tensor.
-Tensor row(const Tensor& t, std::int64_t i) {
-  Shape shape = t.shape();
-  shape[0] = 1;
-  const Tensor c = t.contiguous();
-  const std::size_t bytes = static_cast<std::size_t>(shape_numel(shape)) * dtype_size(c.dtype());
-  return Tensor::from_bytes(c.dtype(), shape, std::span(c.raw_data() + static_cast<std::size_t>(i) * bytes, bytes));
-}
-
 std::optional<std::int64_t> class_id_of_member(const std::string& name) {
   if (name.rfind("class_", 0) != 0 || name.size() == 6) return std::nullopt;
   std::int64_t id = 0;
@@ -106,39 +97,29 @@ StrategyRunner::StrategyRunner(const fsl::IrisModel& model, const FewshotSetting
   } else if (s == "tune") {
     if (!model_.can_tune())
       throw InputError(model_dir_.string(), "has no tune_step.onnx for in-context tuning; re-run medport convert");
-    tuning_start_ = supports_ ? (support_embeddings_.shape()[0] == 1 ? support_embeddings_
-                                                                      : fsl::mean_embeddings(support_embeddings_))
-                              : bank_embeddings();
+    tuning_start_ = supports_ ? mean_of_supports() : bank_embeddings();
     preparation_["tuning_start"] = supports_ ? "supports" : "memory bank";
   }
   preparation_["encode_seconds"] = seconds_since(start);
 }
 
+Tensor StrategyRunner::mean_of_supports() const {
+  return support_embeddings_.shape()[0] == 1 ? support_embeddings_ : fsl::mean_embeddings(support_embeddings_);
+}
+
 void StrategyRunner::encode_supports() {
-  const std::int64_t n = supports_->images.shape()[0];
-  std::vector<float> all;
-  Shape shape;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const Tensor e = model_.encode_support(row(supports_->images, i), row(supports_->masks, i));
-    shape = e.shape();
-    const auto v = e.to_f32();
-    all.insert(all.end(), v.begin(), v.end());
-  }
-  shape[0] = n;
-  support_embeddings_ = Tensor::from_f32(shape, all);
+  support_embeddings_ = fsl::stack_rows(fsl::encode_each_support(model_, supports_->images, supports_->masks));
 }
 
 void StrategyRunner::update_bank() {
-  if (settings_.bank.empty())
-    throw UsageError("--update-bank needs --bank BANK.npz (the converted model folder is left as it is)");
-  const fs::path file = settings_.bank;
-  const fs::path seed = model_dir_ / "memory_bank.npz";
-  const bool seeded = !fs::exists(file) && fs::exists(seed);
-  const auto store = seeded ? fsl::MemoryBankStore::from_checkpoint_bank(model_dir_, file)
-                            : fsl::MemoryBankStore::open_or_create(file, model_.memory_momentum());
+  const fs::path file = settings_.bank;  // validate() requires --bank with --update-bank
+  const bool has_seed = fs::exists(model_dir_ / "memory_bank.npz");
+  const bool seeded = has_seed && !fs::exists(file);  // for the report; the store decides under its lock
+  const auto store = has_seed ? fsl::MemoryBankStore::open_or_seed(file, model_dir_, model_.memory_momentum())
+                              : fsl::MemoryBankStore::open_or_create(file, model_.memory_momentum());
   const std::int64_t n = support_embeddings_.shape()[0];
   for (std::int64_t i = 0; i < n; ++i)
-    store.update(row(support_embeddings_, i), classes_, supports_->description[static_cast<std::size_t>(i)].value("image", ""));
+    store.update(fsl::row_of(support_embeddings_, i), classes_, supports_->description[static_cast<std::size_t>(i)].value("image", ""));
   preparation_["bank_updated"] = {{"file", file.string()}, {"supports_added", n}, {"seeded_from_model", seeded}};
 }
 
@@ -158,8 +139,7 @@ void StrategyRunner::prepare_top_k() {
   preparation_["bank_class_ids"] = contents.bank.class_ids();
   preparation_["bank_examples"] = contents.examples.size();
   if (supports_) {
-    const Tensor probes = support_embeddings_.shape()[0] == 1 ? support_embeddings_ : fsl::mean_embeddings(support_embeddings_);
-    shared_embeddings_ = retrieve_top_k(probes, retrieval_report_);
+    shared_embeddings_ = retrieve_top_k(mean_of_supports(), retrieval_report_);
   } else {
     first_guess_embeddings_ = contents.bank.retrieve(classes_);
   }
@@ -207,7 +187,7 @@ Prediction StrategyRunner::predict(const Tensor& query, const std::optional<Tens
     // Each support alone predicts the query; the best-scoring one per class is kept.
     fsl::SupportByClass scores;
     for (std::int64_t i = 0; i < support_embeddings_.shape()[0]; ++i)
-      scores.push_back(fsl::confidence_scores(model_.segment(query, row(support_embeddings_, i))));
+      scores.push_back(fsl::confidence_scores(model_.segment(query, fsl::row_of(support_embeddings_, i))));
     const auto weights = fsl::keep_best(scores, 1);
     p.logits = model_.segment(query, fsl::weighted_embeddings(support_embeddings_, weights));
     p.details["scores"] = weights_json(scores);

@@ -55,6 +55,8 @@ class StrategyRunner {
   const nlohmann::json& preparation() const { return preparation_; }
 
  private:
+  // The supports' embeddings, averaged when there are several: (1,K,M,C).
+  Tensor mean_of_supports() const;
   void encode_supports();
   void update_bank();
   Tensor bank_embeddings();

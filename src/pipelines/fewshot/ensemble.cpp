@@ -109,11 +109,9 @@ EnsembleResult run_ensemble(const IrisModel& model, const Tensor& support_images
                             const Tensor& query, const EnsembleOptions& options) {
   check_supports(support_images, support_masks);
   const std::int64_t n = support_images.shape()[0], k = support_masks.shape()[1];
-  std::vector<Tensor> rows;
-  for (std::int64_t i = 0; i < n; ++i)
-    rows.push_back(model.encode_support(detail::row_of(support_images, i), detail::row_of(support_masks, i)));
+  const std::vector<Tensor> rows = encode_each_support(model, support_images, support_masks);
   EnsembleResult r;
-  r.support_embeddings = detail::stack_rows(rows);
+  r.support_embeddings = stack_rows(rows);
   switch (options.mode) {
     case EnsembleMode::Mean:
       r.weights = uniform(n, k);

@@ -1,8 +1,9 @@
 #include "fewshot_rows.hpp"
 
 #include "medport/error.hpp"
+#include "medport/pipelines/fewshot/fewshot.hpp"
 
-namespace medport::pipelines::fewshot::detail {
+namespace medport::pipelines::fewshot {
 
 Tensor row_of(const Tensor& t, std::int64_t i) {
   if (t.ndim() == 0 || i < 0 || i >= t.shape()[0])
@@ -29,10 +30,19 @@ Tensor stack_rows(const std::vector<Tensor>& rows) {
   return Tensor::from_f32(shape, all);
 }
 
+std::vector<Tensor> encode_each_support(const IrisModel& model, const Tensor& images, const Tensor& masks) {
+  std::vector<Tensor> rows;
+  for (std::int64_t i = 0; i < images.shape()[0]; ++i) rows.push_back(model.encode_support(row_of(images, i), row_of(masks, i)));
+  return rows;
+}
+
+namespace detail {
+
 Shape squeeze_batch(const Shape& shape) {
   Shape s = shape;
   if (s.size() == 4 && s[0] == 1) s.erase(s.begin());
   return s;
 }
 
-}  // namespace medport::pipelines::fewshot::detail
+}  // namespace detail
+}  // namespace medport::pipelines::fewshot

@@ -159,9 +159,7 @@ Tensor MemoryBankStore::update_from_supports(const IrisModel& model, const Tenso
     throw InputError("memory bank supports", "expected N >= 1 images (N,1,D,H,W) and masks (N,K,D,H,W) for " +
                                                  std::to_string(class_ids.size()) + " class ids, got " +
                                                  shape_string(images.shape()) + " and " + shape_string(masks.shape()));
-  std::vector<Tensor> rows;
-  for (std::int64_t i = 0; i < images.shape()[0]; ++i)
-    rows.push_back(model.encode_support(detail::row_of(images, i), detail::row_of(masks, i)));
+  const std::vector<Tensor> rows = encode_each_support(model, images, masks);
   BankFileLock lock(path_, BankFileLock::Mode::Exclusive);
   BankContents contents = read_bank_file(path_);
   try {
@@ -172,7 +170,7 @@ Tensor MemoryBankStore::update_from_supports(const IrisModel& model, const Tenso
     throw InputError(path_.string(), e.what());
   }
   detail::write_bank_file(path_, contents);
-  return detail::stack_rows(rows);
+  return stack_rows(rows);
 }
 
 MemoryBank MemoryBankStore::snapshot() const { return contents().bank; }

@@ -76,7 +76,7 @@ Tensor class_slice(const Tensor& embeddings, std::int64_t k) {
   const Shape s = detail::squeeze_batch(embeddings.shape());
   if (s.size() != 3 || k < 0 || k >= s[0])
     throw InputError("retrieval", "class " + std::to_string(k) + " of embeddings " + shape_string(embeddings.shape()));
-  const Tensor row = detail::row_of(embeddings.contiguous().reshaped(s), k);
+  const Tensor row = row_of(embeddings.contiguous().reshaped(s), k);
   return row.reshaped({s[1], s[2]});
 }
 
@@ -99,7 +99,7 @@ Tensor retrieve_fused(const Tensor& probes, const std::vector<std::int64_t>& cla
                                         shape_string({s[1], s[2]}));
     rows.push_back(fused.reshaped({1, 1, s[1], s[2]}));
   }
-  Tensor stacked = detail::stack_rows(rows);  // (K,1,M,C)
+  Tensor stacked = stack_rows(rows);  // (K,1,M,C)
   return stacked.reshaped({1, s[0], s[1], s[2]});
 }
 

@@ -51,6 +51,14 @@ class IrisModel {
 // tensor of another rank.
 Tensor mean_embeddings(const Tensor& embeddings);
 
+// Row i of axis 0 as a contiguous tensor with the leading 1 kept: (1, ...).
+Tensor row_of(const Tensor& t, std::int64_t i);
+// Tensors of equal shape (1, ...) stacked into (N, ...), as float32.
+Tensor stack_rows(const std::vector<Tensor>& rows);
+// Every support (row of images (N,1,D,H,W) and masks (N,K,D,H,W)) encoded on its own: N tensors
+// (1,K,m+1,C). Callers check the shapes (their messages name what the supports are for).
+std::vector<Tensor> encode_each_support(const IrisModel& model, const Tensor& images, const Tensor& masks);
+
 Tensor one_shot(const IrisModel& model, const Tensor& support_image, const Tensor& support_masks, const Tensor& query);
 // Every support is encoded on its own (N rows of images/masks), then averaged.
 Tensor context_ensemble(const IrisModel& model, const Tensor& support_images, const Tensor& support_masks,
