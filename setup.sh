@@ -9,6 +9,7 @@
 #   MEDPORT_BUILD_DIR   build folder (default: build)
 #   ONNXRUNTIME_ROOT    use an ONNX Runtime you already have (folder with include/ and lib/)
 #   MEDPORT_JOBS        parallel build jobs (default: nproc)
+#   MEDPORT_TEST_VENV   Python venv for test/benchmark tooling (default: .venv; `test` only)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,7 +29,7 @@ APT_PACKAGES=(
   libopencv-dev libonnx-dev libprotobuf-dev protobuf-compiler libzip-dev zlib1g-dev libssl-dev
   libniftiio-dev libnifti2-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev clang
-  python3 python3-numpy python3-onnx python3-torch python3-scipy python3-skimage
+  python3 python3-numpy python3-onnx python3-torch python3-scipy python3-skimage python3-venv python3-pip
 )
 
 install_packages() {
@@ -91,6 +92,25 @@ fetch_onnxruntime() {
   log "ONNX Runtime: installed into $root"
 }
 
+# Test and benchmark tooling from PyPI (tools/requirements-test.txt, every version pinned) in a
+# venv that still sees Debian's torch/numpy/onnx. Nothing from it is in the product path.
+test_venv="${MEDPORT_TEST_VENV:-$here/.venv}"
+setup_test_venv() {
+  if [ ! -x "$test_venv/bin/python" ]; then
+    log "test tooling: creating $test_venv"
+    /usr/bin/python3 -m venv --system-site-packages "$test_venv"
+  fi
+  local want stamp="$test_venv/.requirements.sha256"
+  want="$(sha256sum "$here/tools/requirements-test.txt" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "test tooling: up to date"
+    return
+  fi
+  log "test tooling: installing tools/requirements-test.txt"
+  "$test_venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$here/tools/requirements-test.txt"
+  echo "$want" > "$stamp"
+}
+
 configure_and_build() {
   local ort_root="${ONNXRUNTIME_ROOT:-$ORT_DEFAULT_ROOT}"
   local generator=()
@@ -99,13 +119,16 @@ configure_and_build() {
     generator=()  # keep the generator the folder was configured with
   fi
   log "configuring $build_dir"
-  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DONNXRUNTIME_ROOT="$ort_root" >/dev/null
+  local python=()
+  [ -x "$test_venv/bin/python" ] && python=(-DMEDPORT_PYTHON="$test_venv/bin/python")
+  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DONNXRUNTIME_ROOT="$ort_root" "${python[@]}" >/dev/null
   log "building $build_dir"
   cmake --build "$build_dir" -j "$jobs"
 }
 
 install_packages
 fetch_onnxruntime
+[ "${1:-}" = "test" ] && setup_test_venv
 configure_and_build
 
 case "${1:-}" in

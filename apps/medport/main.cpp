@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
   } catch (const InputError& e) {
     std::fprintf(stderr, "medport: error: %s\n", e.what());
     return 3;
+  } catch (const EngineError& e) {
+    std::fprintf(stderr, "medport: engine error: %s\n", e.what());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "medport: internal error: %s\n", e.what());
     return 1;

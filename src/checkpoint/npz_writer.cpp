@@ -1,6 +1,3 @@
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zip.h>
 
 #include <array>
@@ -13,6 +10,7 @@
 #include "checkpoint/npy_format.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
+#include "medport/util/atomic_file.hpp"
 #include "medport/util/file_io.hpp"
 
 namespace medport::ckpt {
@@ -45,23 +43,12 @@ void prepare_member(Member& m, const std::string& name, const Tensor& tensor) {
   m.fragments[1] = {reinterpret_cast<zip_uint8_t*>(const_cast<std::byte*>(data)), tensor.nbytes()};
 }
 
-// Removes the temporary file and drops the unfinished archive unless released.
-class TempArchive {
- public:
-  explicit TempArchive(std::string path) : path_(std::move(path)) {}
-  ~TempArchive() {
-    if (archive_) zip_discard(archive_);
-    if (!path_.empty()) ::unlink(path_.c_str());
+// Drops an unfinished archive (the AtomicFile removes its temporary file).
+struct ArchiveGuard {
+  zip_t* archive = nullptr;
+  ~ArchiveGuard() {
+    if (archive) zip_discard(archive);
   }
-  TempArchive(const TempArchive&) = delete;
-  TempArchive& operator=(const TempArchive&) = delete;
-  zip_t*& archive() { return archive_; }
-  const std::string& path() const { return path_; }
-  void release() { path_.clear(); }
-
- private:
-  std::string path_;
-  zip_t* archive_ = nullptr;
 };
 
 void validate_names(const NamedTensors& tensors, const std::string& target) {
@@ -82,13 +69,6 @@ std::vector<std::byte> empty_zip() {
   return bytes;
 }
 
-void fsync_path(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
 }  // namespace
 
 void write_npz(const fs::path& path, const NamedTensors& tensors, bool compress) {
@@ -106,26 +86,19 @@ void write_npz(const fs::path& path, const NamedTensors& tensors, bool compress)
     throw InputError(target, e.what());
   }
 
-  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::error_code ec;
-  fs::create_directories(parent, ec);
-  if (ec) throw InputError(parent.string(), "cannot create folder: " + ec.message());
-  std::string tmpl = (parent / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
-  const int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) throw InputError(target, std::string("cannot create a temporary file: ") + std::strerror(errno));
-  ::close(fd);
-  TempArchive temp(tmpl);
-
+  AtomicFile file(path);
+  file.release_handle();  // libzip writes the temporary by name
+  ArchiveGuard temp;
   int error_code = 0;
-  temp.archive() = zip_open(temp.path().c_str(), ZIP_TRUNCATE, &error_code);
-  if (!temp.archive()) {
+  temp.archive = zip_open(file.temp_path().c_str(), ZIP_TRUNCATE, &error_code);
+  if (!temp.archive) {
     zip_error_t err;
     zip_error_init_with_code(&err, error_code);
     const std::string why = zip_error_strerror(&err);
     zip_error_fini(&err);
     throw InputError(target, "cannot start the archive: " + why);
   }
-  zip_t* archive = temp.archive();
+  zip_t* archive = temp.archive;
   for (auto& m : members) {
     zip_source_t* source = zip_source_buffer_fragment(archive, m.fragments.data(), m.fragments.size(), 0);
     if (!source) throw InputError(target, "cannot add '" + m.entry + "': " + zip_strerror(archive));
@@ -140,13 +113,9 @@ void write_npz(const fs::path& path, const NamedTensors& tensors, bool compress)
       throw InputError(target, "cannot configure '" + m.entry + "': " + zip_strerror(archive));
   }
   if (zip_close(archive) != 0) throw InputError(target, std::string("cannot write the archive: ") + zip_strerror(archive));
-  temp.archive() = nullptr;  // zip_close freed it
+  temp.archive = nullptr;  // zip_close freed it
 
-  ::chmod(temp.path().c_str(), 0644);
-  fsync_path(temp.path());
-  if (std::rename(temp.path().c_str(), target.c_str()) != 0)
-    throw InputError(target, std::string("cannot move the finished file into place: ") + std::strerror(errno));
-  temp.release();
+  file.commit();
 }
 
 }  // namespace medport::ckpt

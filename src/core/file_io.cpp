@@ -11,6 +11,7 @@
 #include <string>
 
 #include "medport/error.hpp"
+#include "medport/util/atomic_file.hpp"
 
 namespace medport {
 
@@ -35,35 +36,9 @@ std::vector<std::byte> read_file(const fs::path& path, std::size_t max_bytes) {
 }
 
 void write_file_atomic(const fs::path& path, std::span<const std::byte> bytes) {
-  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::error_code ec;
-  fs::create_directories(parent, ec);
-  if (ec) throw InputError(parent.string(), "cannot create folder: " + ec.message());
-  std::string tmpl = (parent / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
-  const int fd = mkstemp(tmpl.data());
-  if (fd < 0) throw InputError(path.string(), std::string("cannot create a temporary file: ") + std::strerror(errno));
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmpl.c_str());
-      throw InputError(path.string(), "write failed: " + why);
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  ::fchmod(fd, 0644);
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmpl.c_str());
-    throw InputError(path.string(), "cannot flush the file to disk");
-  }
-  if (std::rename(tmpl.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmpl.c_str());
-    throw InputError(path.string(), "cannot move the finished file into place: " + why);
-  }
+  AtomicFile file(path);
+  file.write(bytes);
+  file.commit();
 }
 
 void write_file_atomic(const fs::path& path, std::string_view text) {

@@ -12,7 +12,7 @@
 #include <climits>
 #include <set>
 
-#include "atomic_stream.hpp"
+#include "medport/util/atomic_file.hpp"
 #include "output_shapes.hpp"
 #include "medport/error.hpp"
 #include "medport/util/file_io.hpp"
@@ -158,7 +158,7 @@ std::vector<std::byte> serialize(const onnx::ModelProto& model, const std::strin
 }
 
 // Streams the serialized model into the file (no second in-memory copy of the weights).
-std::size_t serialize_to(const onnx::ModelProto& model, AtomicFileStream& file, const std::string& what) {
+std::size_t serialize_to(const onnx::ModelProto& model, AtomicFile& file, const std::string& what) {
   const std::size_t size = checked_size(model, what);
   {
     google::protobuf::io::FileOutputStream stream(file.native_handle());
@@ -215,7 +215,7 @@ WriteResult write_onnx(const Graph& graph, const fs::path& path, const WriteOpti
   const fs::path data_path = fs::path(path).concat(".data");
   if (use_external_data(graph, options)) {
     const std::string location = data_path.filename().string();
-    AtomicFileStream data(data_path);
+    AtomicFile data(data_path);
     for (const auto& init : graph.initializers) {
       auto& proto = *model.mutable_graph()->add_initializer();
       if (init.tensor.nbytes() < options.external_min_tensor_bytes) {
@@ -241,7 +241,7 @@ WriteResult write_onnx(const Graph& graph, const fs::path& path, const WriteOpti
       fill_tensor_inline(*model.mutable_graph()->add_initializer(), init.name, init.tensor);
   }
   if (options.check && result.data_path.empty()) check_model_proto(model, path.string());
-  AtomicFileStream model_file(path);
+  AtomicFile model_file(path);
   result.model_bytes = serialize_to(model, model_file, path.string());
   model_file.close();
   if (options.check && !result.data_path.empty()) check_onnx_file(model_file.temp_path());  // finds the data

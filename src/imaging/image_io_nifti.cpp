@@ -10,6 +10,7 @@
 
 #include "image_formats.hpp"
 #include "medport/error.hpp"
+#include "medport/util/atomic_file.hpp"
 
 namespace medport::imaging::detail {
 namespace {
@@ -150,30 +151,27 @@ void write_nifti_labels(const std::filesystem::path& path, const LabelImage& lab
   if (std::strcmp(header.magic, "n+1") != 0) std::memcpy(header.magic, "n+1", 4);
   if (header.vox_offset < 352.0F) header.vox_offset = 352.0F;
 
-  const std::filesystem::path tmp =
-      path.parent_path() / (".medport-tmp-" + std::to_string(::getpid()) + "-" + path.filename().string());
-  std::filesystem::create_directories(path.parent_path().empty() ? "." : path.parent_path());
+  // nifticlib decides compression by the file name: the temporary keeps the ending.
+  const std::string name = path.filename().string();
+  const std::string ending = name.ends_with(".nii.gz") ? ".nii.gz" : ".nii";
+  AtomicFile file(path, ending);
+  file.release_handle();
+  const std::string tmp = file.temp_path().string();
   nifti_set_debug_level(0);
-  NiftiPtr nim(nifti_convert_nhdr2nim(header, tmp.string().c_str()));
+  NiftiPtr nim(nifti_convert_nhdr2nim(header, tmp.c_str()));
   if (!nim) throw InputError(path.string(), "cannot build a NIfTI header for the label map");
   nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;
   nim->num_ext = 0;
   nim->ext_list = nullptr;
-  if (nifti_set_filenames(nim.get(), tmp.string().c_str(), 0, 1) != 0)
+  if (nifti_set_filenames(nim.get(), tmp.c_str(), 0, 1) != 0)
     throw InputError(path.string(), "cannot set the NIfTI output name");
   nim->data = const_cast<std::uint8_t*>(labels.labels.data());
   nifti_image_write(nim.get());
   nim->data = nullptr;
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(tmp, ec) || std::filesystem::file_size(tmp, ec) == 0) {
-    std::filesystem::remove(tmp, ec);
+  if (!std::filesystem::is_regular_file(tmp, ec) || std::filesystem::file_size(tmp, ec) == 0)
     throw InputError(path.string(), "nifticlib could not write the label map");
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw InputError(path.string(), "cannot move the label map into place: " + ec.message());
-  }
+  file.commit();
 }
 
 }  // namespace medport::imaging::detail

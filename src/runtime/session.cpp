@@ -5,10 +5,72 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <string_view>
 
 #include "medport/error.hpp"
 
 namespace medport::runtime {
+
+namespace {
+
+// The first line of an ONNX Runtime message, without terminal escape sequences, at most 300
+// characters: its messages can span lines and carry colour codes from the logger.
+std::string one_line(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && out.size() < 300; ++i) {
+    const char c = text[i];
+    if (c == '\x1b') {  // ESC [ ... final byte
+      if (i + 1 < text.size() && text[i + 1] == '[') {
+        i += 2;
+        while (i < text.size() && !(text[i] >= '@' && text[i] <= '~')) ++i;
+      }
+      continue;
+    }
+    if (c == '\n' || c == '\r') {
+      if (!out.empty()) break;
+      continue;
+    }
+    out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+  }
+  return out;
+}
+
+const char* ort_code_name(OrtErrorCode code) {
+  switch (code) {
+    case ORT_OK: return "OK";
+    case ORT_FAIL: return "FAIL";
+    case ORT_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case ORT_NO_SUCHFILE: return "NO_SUCHFILE";
+    case ORT_NO_MODEL: return "NO_MODEL";
+    case ORT_ENGINE_ERROR: return "ENGINE_ERROR";
+    case ORT_RUNTIME_EXCEPTION: return "RUNTIME_EXCEPTION";
+    case ORT_INVALID_PROTOBUF: return "INVALID_PROTOBUF";
+    case ORT_MODEL_LOADED: return "MODEL_LOADED";
+    case ORT_NOT_IMPLEMENTED: return "NOT_IMPLEMENTED";
+    case ORT_INVALID_GRAPH: return "INVALID_GRAPH";
+    case ORT_EP_FAIL: return "EP_FAIL";
+    default: return "UNKNOWN";
+  }
+}
+
+[[noreturn]] void rethrow_ort_error(const Ort::Exception& e, const std::string& source, const std::string& context) {
+  const OrtErrorCode code = e.GetOrtErrorCode();
+  const std::string message = context + ": " + one_line(e.what());
+  switch (code) {
+    // The model file or the arrays fed to it are at fault.
+    case ORT_INVALID_ARGUMENT:
+    case ORT_NO_SUCHFILE:
+    case ORT_NO_MODEL:
+    case ORT_INVALID_PROTOBUF:
+    case ORT_INVALID_GRAPH:
+    case ORT_NOT_IMPLEMENTED:
+      throw InputError(source, message);
+    default:  // the engine failed: out of memory, provider failure, internal error
+      throw EngineError("onnxruntime", ort_code_name(code), message);
+  }
+}
+
+}  // namespace
 namespace {
 
 Ort::Env& ort_env() {
@@ -108,7 +170,7 @@ Session::Session(const std::filesystem::path& model_path, const SessionOptions& 
   try {
     impl_->session = Ort::Session(ort_env(), model_path.c_str(), make_options(options));
   } catch (const Ort::Exception& e) {
-    throw InputError(model_path.string(), std::string("ONNX Runtime cannot load the model: ") + e.what());
+    rethrow_ort_error(e, model_path.string(), "ONNX Runtime cannot load the model");
   }
   impl_->read_names();
 }
@@ -118,7 +180,7 @@ Session::Session(std::span<const std::byte> model_bytes, const SessionOptions& o
   try {
     impl_->session = Ort::Session(ort_env(), model_bytes.data(), model_bytes.size(), make_options(options));
   } catch (const Ort::Exception& e) {
-    throw InputError("<in-memory model>", std::string("ONNX Runtime cannot load the model: ") + e.what());
+    rethrow_ort_error(e, "<in-memory model>", "ONNX Runtime cannot load the model");
   }
   impl_->read_names();
 }
@@ -152,7 +214,7 @@ std::vector<NamedTensor> Session::run(const std::vector<NamedTensor>& inputs) co
     outputs = impl_->session.Run(Ort::RunOptions{nullptr}, names.data(), values.data(), values.size(),
                                  out_names.data(), out_names.size());
   } catch (const Ort::Exception& e) {
-    throw InputError("onnxruntime", e.what());
+    rethrow_ort_error(e, "onnxruntime", "inference failed");
   }
   std::vector<NamedTensor> result;
   for (std::size_t i = 0; i < outputs.size(); ++i) {

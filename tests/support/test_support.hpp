@@ -54,7 +54,7 @@ CommandResult run_program(const std::vector<std::string>& argv);
   if (var.empty()) GTEST_SKIP() << "fixture " << (relative) << " not found under "       \
                                 << ::medport::testing::fixtures_dir()
 
-// Runs `/usr/bin/python3 -c SCRIPT ARGS...` into `result`; skips the test when Python or one of
+// Runs `MEDPORT_PYTHON -c SCRIPT ARGS...` (the test venv, else /usr/bin/python3) into `result`; skips the test when Python or one of
 // the modules the script imports is missing, fails it on any other error.
 #define MEDPORT_RUN_PYTHON_OR_SKIP(result, script, ...)                                                      \
   const auto result = ::medport::testing::run_program({MEDPORT_PYTHON, "-c", script, __VA_ARGS__});        \

@@ -1,4 +1,4 @@
-#include "atomic_stream.hpp"
+#include "medport/util/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,28 +13,29 @@
 
 #include "medport/error.hpp"
 
-namespace medport::graph {
+namespace medport {
 
 namespace fs = std::filesystem;
 
-AtomicFileStream::AtomicFileStream(fs::path destination) : destination_(std::move(destination)) {
+AtomicFile::AtomicFile(fs::path destination, std::string_view temp_suffix) : destination_(std::move(destination)) {
   const fs::path parent = destination_.has_parent_path() ? destination_.parent_path() : fs::path(".");
   std::error_code ec;
   fs::create_directories(parent, ec);
   if (ec) throw InputError(parent.string(), "cannot create folder: " + ec.message());
   std::string tmpl = (parent / ("." + destination_.filename().string() + ".tmp-XXXXXX")).string();
-  fd_ = ::mkstemp(tmpl.data());
+  tmpl += temp_suffix;
+  fd_ = ::mkstemps(tmpl.data(), static_cast<int>(temp_suffix.size()));
   if (fd_ < 0) throw InputError(destination_.string(), std::string("cannot create a temporary file: ") + std::strerror(errno));
   temp_ = tmpl;
 }
 
-AtomicFileStream::~AtomicFileStream() {
+AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_) ::unlink(temp_.c_str());
 }
 
-void AtomicFileStream::write(std::span<const std::byte> bytes) {
-  if (fd_ < 0) throw std::logic_error("AtomicFileStream: write after close");
+void AtomicFile::write(std::span<const std::byte> bytes) {
+  if (fd_ < 0) throw std::logic_error("AtomicFile: write after close");
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
@@ -47,7 +48,9 @@ void AtomicFileStream::write(std::span<const std::byte> bytes) {
   size_ += bytes.size();
 }
 
-void AtomicFileStream::pad_to(std::uint64_t offset) {
+void AtomicFile::write(std::string_view text) { write(std::as_bytes(std::span(text.data(), text.size()))); }
+
+void AtomicFile::pad_to(std::uint64_t offset) {
   static const std::vector<std::byte> zeros(4096);
   while (size_ < offset) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(offset - size_, zeros.size()));
@@ -55,21 +58,35 @@ void AtomicFileStream::pad_to(std::uint64_t offset) {
   }
 }
 
-void AtomicFileStream::close() {
+void AtomicFile::release_handle() {
   if (fd_ < 0) return;
-  ::fchmod(fd_, 0644);
+  ::close(fd_);
+  fd_ = -1;
+}
+
+void AtomicFile::close() {
+  if (fd_ < 0) return;
   const bool synced = ::fsync(fd_) == 0;
   const bool closed = ::close(fd_) == 0;
   fd_ = -1;
   if (!synced || !closed) throw InputError(destination_.string(), "cannot flush the file to disk");
 }
 
-void AtomicFileStream::commit() {
-  close();
+void AtomicFile::commit() {
+  if (fd_ >= 0) {
+    close();
+  } else {  // a library wrote the temporary by name: make its bytes durable too
+    const int fd = ::open(temp_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+  }
+  ::chmod(temp_.c_str(), 0644);
   if (std::rename(temp_.c_str(), destination_.c_str()) != 0)
     throw InputError(destination_.string(),
                      std::string("cannot move the finished file into place: ") + std::strerror(errno));
   committed_ = true;
 }
 
-}  // namespace medport::graph
+}  // namespace medport
