@@ -71,7 +71,7 @@ Graph differentiate(const Graph& forward, const std::string& loss_output, const 
     if (!is_float(dtype_of(w))) throw UsageError("differentiate: '" + w + "' is not float");
   }
 
-  const ad::StaticShapes shapes = ad::infer_static_shapes(forward);
+  const ad::StaticShapes shapes = infer_static_shapes(forward);
   const auto depends = depending_values(forward, wrt);
   const auto ancestors = loss_ancestors(forward, loss_output);
   auto on_path = [&](const std::string& v) { return !v.empty() && depends.count(v) && ancestors.count(v); };

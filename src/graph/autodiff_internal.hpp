@@ -10,13 +10,11 @@
 
 #include "medport/graph/builder.hpp"
 #include "medport/graph/ir.hpp"
+#include "medport/graph/static_shapes.hpp"
 
 namespace medport::graph::autodiff {
 
-// Dims per value as ONNX shape inference sees them: -1 for an unknown dim. Values whose rank
-// is unknown are absent.
-using StaticShapes = std::map<std::string, std::vector<std::int64_t>>;
-StaticShapes infer_static_shapes(const Graph& graph);
+using graph::StaticShapes;
 
 struct VjpContext {
   Builder& b;

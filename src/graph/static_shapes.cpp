@@ -1,11 +1,12 @@
-// Static shapes for the reverse-mode pass: ONNX shape inference over a light copy of the graph.
+// Static shapes: ONNX shape inference over a light copy of the graph.
+#include "medport/graph/static_shapes.hpp"
+
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
-#include "autodiff_internal.hpp"
 #include "medport/graph/onnx_writer.hpp"
 
-namespace medport::graph::autodiff {
+namespace medport::graph {
 
 namespace {
 
@@ -44,7 +45,7 @@ StaticShapes infer_static_shapes(const Graph& graph) {
     onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions(false, 0, true));
   } catch (const std::exception&) {
-    // Partial facts are still useful; VJPs that need a missing shape say so.
+    // Partial facts are still useful; callers that need a missing shape say so.
   }
   for (const auto& in : model.graph().input()) record(shapes, in);
   for (const auto& info : model.graph().value_info()) record(shapes, info);
@@ -52,4 +53,4 @@ StaticShapes infer_static_shapes(const Graph& graph) {
   return shapes;
 }
 
-}  // namespace medport::graph::autodiff
+}  // namespace medport::graph
