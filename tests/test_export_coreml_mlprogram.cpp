@@ -3,6 +3,7 @@
 // weight.bin back), plus the blob format and reproducibility checked here.
 #include "coreml_test.hpp"
 #include "medport/error.hpp"
+#include "medport/export/open_model.hpp"
 #include "medport/models/nnunet/convert.hpp"
 #include "medport/models/nnunet/model.hpp"
 
@@ -52,5 +53,94 @@ TEST(CoreMLProgram, CamusLoadsInCoremltoolsWithExactWeights) {
     EXPECT_EQ(j["program"]["ops"]["conv"], 27);
     EXPECT_EQ(j["program"]["ops"]["conv_transpose"], 6);
     EXPECT_GE(j["blobs"]["checked"].get<int>(), 40);
+  }
+}
+
+namespace {
+
+Tensor batch_item(const Tensor& t, std::int64_t i) {
+  const Tensor c = t.contiguous();
+  Shape s = c.shape();
+  s[0] = 1;
+  const std::size_t bytes = c.nbytes() / static_cast<std::size_t>(c.shape()[0]);
+  return Tensor::from_bytes(c.dtype(), s, std::span(c.raw_data() + bytes * static_cast<std::size_t>(i), bytes));
+}
+
+struct Diff {
+  double max_abs = 0, max_ref = 0, agreement = 1;
+};
+
+Diff diff(const Tensor& got, const Tensor& ref) {
+  EXPECT_EQ(got.shape(), ref.shape());
+  Diff d;
+  const auto a = got.to_f32(), b = ref.to_f32();
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    d.max_abs = std::max(d.max_abs, static_cast<double>(std::abs(a[i] - b[i])));
+    d.max_ref = std::max(d.max_ref, static_cast<double>(std::abs(b[i])));
+  }
+  const std::int64_t ch = ref.shape()[1], inner = ref.numel() / ref.shape()[0] / ch;
+  std::int64_t agree = 0, total = 0;
+  for (std::int64_t n = 0; n < ref.shape()[0]; ++n)
+    for (std::int64_t p = 0; p < inner; ++p, ++total) {
+      std::int64_t ia = 0, ib = 0;
+      for (std::int64_t k = 1; k < ch; ++k) {
+        const auto at = [&](std::int64_t kk) { return static_cast<std::size_t>((n * ch + kk) * inner + p); };
+        if (a[at(k)] > a[at(ia)]) ia = k;
+        if (b[at(k)] > b[at(ib)]) ib = k;
+      }
+      agree += ia == ib;
+    }
+  d.agreement = static_cast<double>(agree) / static_cast<double>(std::max<std::int64_t>(total, 1));
+  return d;
+}
+
+}  // namespace
+
+// medport's reader against Apple's own converter output: the same network, the PyTorch logits.
+TEST(CoreMLReader, AppleCamusPackagesMatchPyTorch) {
+  MEDPORT_FIXTURE_OR_SKIP(forward, "nnunet/camus2d_small/forward.npz");
+  MEDPORT_FIXTURE_OR_SKIP(apple32, "coreml/camus2d_small/mlprogram_fp32.mlpackage");
+  const auto ref = ckpt::read_npz(forward);
+  auto get = [&](const std::string& k) {
+    for (const auto& [n, t] : ref)
+      if (n == k) return t;
+    throw std::runtime_error(k);
+  };
+  for (const bool fp16 : {false, true}) {
+    const auto model = exporters::open_model(medport::testing::fixture(
+        fp16 ? "coreml/camus2d_small/mlprogram_fp16.mlpackage" : "coreml/camus2d_small/mlprogram_fp32.mlpackage"));
+    for (std::int64_t i = 0; i < 2; ++i) {
+      const Tensor out = model.run({{"input", batch_item(get("input_0"), i)}}).at(0).tensor;
+      const Diff d = diff(out, batch_item(get("logits_0"), i));
+      if (fp16) {
+        EXPECT_GE(d.agreement, 0.995) << "Apple fp16 sample " << i;
+      } else {
+        EXPECT_LE(d.max_abs, 1e-4 * std::max(1.0, d.max_ref)) << "Apple fp32 sample " << i;
+      }
+    }
+  }
+}
+
+TEST(CoreMLProgram, CamusRoundTripMatchesPyTorch) {
+  MEDPORT_FIXTURE_OR_SKIP(forward, "nnunet/camus2d_small/forward.npz");
+  TempDir dir;
+  const graph::Graph g = camus_graph();
+  const auto ref = ckpt::read_npz(forward);
+  for (const bool fp16 : {false, true}) {
+    auto o = camus_options(fp16);
+    o.input_shapes["input"].fixed = {2, 1, 128, 128};
+    const auto path = dir / "camus.mlpackage";
+    coreml::write_coreml(g, path, o);
+    const auto model = exporters::open_model(path);
+    const Tensor out = model.run({{"input", ref.at(0).second}}).at(0).tensor;
+    const Diff d = diff(out, ref.at(1).second);
+    if (fp16) {
+      EXPECT_GE(d.agreement, 0.995);
+      EXPECT_LE(d.max_abs, 0.02 * std::max(1.0, d.max_ref));
+    } else {
+      EXPECT_LE(d.max_abs, 1e-4 * std::max(1.0, d.max_ref)) << d.max_abs << " vs " << d.max_ref;
+    }
+    std::cout << (fp16 ? "fp16" : "fp32") << " max |diff| " << d.max_abs << " (max |ref| " << d.max_ref
+              << "), argmax agreement " << d.agreement << "\n";
   }
 }

@@ -1,0 +1,37 @@
+#pragma once
+// One way for front ends to run an exported model of any format: `.onnx` directly with ONNX
+// Runtime; Core ML (`.mlpackage`, `.mlmodel`) by reading the file back into medport's graph and
+// executing that with ONNX Runtime (Core ML itself only runs on Apple systems), which also makes
+// every run an independent check of what the Core ML writer produced.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "medport/dtype.hpp"
+#include "medport/runtime/session.hpp"
+
+namespace medport::exporters {
+
+class OpenedModel {
+ public:
+  OpenedModel(std::string format, runtime::Session session, std::vector<DType> input_dtypes);
+
+  // "onnx", "coreml-mlprogram", "coreml-neuralnetwork"
+  const std::string& format() const { return format_; }
+  const std::vector<std::string>& input_names() const { return session_.input_names(); }
+  const std::vector<std::string>& output_names() const { return session_.output_names(); }
+  // Inputs by name; a float/integer tensor is converted to the dtype the model declares (Core ML
+  // has int32 where ONNX graphs take int64, float16 inputs with --fp16-io).
+  std::vector<runtime::NamedTensor> run(const std::vector<runtime::NamedTensor>& inputs) const;
+
+ private:
+  std::string format_;
+  runtime::Session session_;
+  std::vector<DType> input_dtypes_;
+};
+
+// InputError naming the file when it is not a readable model.
+OpenedModel open_model(const std::filesystem::path& path, const runtime::SessionOptions& options = {});
+
+}  // namespace medport::exporters

@@ -1,0 +1,44 @@
+#include "medport/export/open_model.hpp"
+
+#include <algorithm>
+
+#include "medport/error.hpp"
+#include "medport/export/coreml.hpp"
+#include "medport/graph/onnx_writer.hpp"
+
+namespace medport::exporters {
+
+namespace fs = std::filesystem;
+
+OpenedModel::OpenedModel(std::string format, runtime::Session session, std::vector<DType> input_dtypes)
+    : format_(std::move(format)), session_(std::move(session)), input_dtypes_(std::move(input_dtypes)) {}
+
+std::vector<runtime::NamedTensor> OpenedModel::run(const std::vector<runtime::NamedTensor>& inputs) const {
+  if (input_dtypes_.empty()) return session_.run(inputs);
+  std::vector<runtime::NamedTensor> converted = inputs;
+  const auto& names = session_.input_names();
+  for (auto& in : converted) {
+    auto it = std::find(names.begin(), names.end(), in.name);
+    if (it == names.end()) continue;
+    const DType want = input_dtypes_[static_cast<std::size_t>(it - names.begin())];
+    if (in.tensor.dtype() != want) in.tensor = in.tensor.to(want);
+  }
+  return session_.run(converted);
+}
+
+OpenedModel open_model(const fs::path& path, const runtime::SessionOptions& options) {
+  if (!coreml::is_coreml_path(path)) return OpenedModel("onnx", runtime::Session(path, options), {});
+  const graph::Graph g = coreml::read_coreml(path);
+  graph::WriteOptions wo;
+  wo.check = false;
+  runtime::Session session(graph::to_model_bytes(g, wo), options);
+  std::vector<DType> dtypes;
+  for (const auto& name : session.input_names()) {
+    auto in = std::find_if(g.inputs.begin(), g.inputs.end(), [&](const auto& i) { return i.name == name; });
+    dtypes.push_back(in == g.inputs.end() ? DType::F32 : in->dtype);
+  }
+  const bool program = fs::is_directory(path);
+  return OpenedModel(program ? "coreml-mlprogram" : "coreml-neuralnetwork", std::move(session), std::move(dtypes));
+}
+
+}  // namespace medport::exporters
