@@ -1,6 +1,7 @@
 // ML Program packages written by medport, checked with Apple's own tooling (coremltools loads the
 // spec and rebuilds the MIL program, re-running type inference on every op; its blob reader reads
 // weight.bin back), plus the blob format and reproducibility checked here.
+#include "coreml_parity.hpp"
 #include "coreml_test.hpp"
 #include "medport/error.hpp"
 #include "medport/export/open_model.hpp"
@@ -10,6 +11,9 @@
 using namespace medport;
 namespace ct = medport::testing::coreml;
 using medport::testing::TempDir;
+using ct::batch_item;
+using ct::Diff;
+using ct::diff;
 
 namespace {
 
@@ -55,46 +59,6 @@ TEST(CoreMLProgram, CamusLoadsInCoremltoolsWithExactWeights) {
     EXPECT_GE(j["blobs"]["checked"].get<int>(), 40);
   }
 }
-
-namespace {
-
-Tensor batch_item(const Tensor& t, std::int64_t i) {
-  const Tensor c = t.contiguous();
-  Shape s = c.shape();
-  s[0] = 1;
-  const std::size_t bytes = c.nbytes() / static_cast<std::size_t>(c.shape()[0]);
-  return Tensor::from_bytes(c.dtype(), s, std::span(c.raw_data() + bytes * static_cast<std::size_t>(i), bytes));
-}
-
-struct Diff {
-  double max_abs = 0, max_ref = 0, agreement = 1;
-};
-
-Diff diff(const Tensor& got, const Tensor& ref) {
-  EXPECT_EQ(got.shape(), ref.shape());
-  Diff d;
-  const auto a = got.to_f32(), b = ref.to_f32();
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    d.max_abs = std::max(d.max_abs, static_cast<double>(std::abs(a[i] - b[i])));
-    d.max_ref = std::max(d.max_ref, static_cast<double>(std::abs(b[i])));
-  }
-  const std::int64_t ch = ref.shape()[1], inner = ref.numel() / ref.shape()[0] / ch;
-  std::int64_t agree = 0, total = 0;
-  for (std::int64_t n = 0; n < ref.shape()[0]; ++n)
-    for (std::int64_t p = 0; p < inner; ++p, ++total) {
-      std::int64_t ia = 0, ib = 0;
-      for (std::int64_t k = 1; k < ch; ++k) {
-        const auto at = [&](std::int64_t kk) { return static_cast<std::size_t>((n * ch + kk) * inner + p); };
-        if (a[at(k)] > a[at(ia)]) ia = k;
-        if (b[at(k)] > b[at(ib)]) ib = k;
-      }
-      agree += ia == ib;
-    }
-  d.agreement = static_cast<double>(agree) / static_cast<double>(std::max<std::int64_t>(total, 1));
-  return d;
-}
-
-}  // namespace
 
 // medport's reader against Apple's own converter output: the same network, the PyTorch logits.
 TEST(CoreMLReader, AppleCamusPackagesMatchPyTorch) {
