@@ -92,3 +92,20 @@ TEST(CoreMLFamilies, IrisInferenceGraphsMatchPyTorch) {
     EXPECT_LE(dl.relative(), fp16 ? 2e-2 : 1e-4);
   }
 }
+
+TEST(CoreMLFamilies, DiffusionUNetWithFlexibleSize) {
+  MEDPORT_FIXTURE_OR_SKIP(dir, "diffusion/gd_echogains_small");
+  const auto ref = ckpt::read_npz(dir / "forward.npz");
+  TempDir tmp;
+  coreml::WriteOptions o;
+  o.fp16 = false;
+  o.input_shapes["x"].fixed = {2, 3, 32, 32};
+  o.input_shapes["x"].ranges = {{2, 2}, {3, 3}, {32, 256}, {32, 256}};
+  o.input_shapes["t"].fixed = {2};
+  const auto path = tmp / "gd_flexible.mlpackage";
+  coreml::write_coreml(diffusion_graph(dir / "model.pt"), path, o);
+  if (ct::coremltools_available()) ct::check_with_coremltools(path);
+  const Tensor out =
+      exporters::open_model(path).run({{"x", npz_member(ref, "x")}, {"t", npz_member(ref, "t")}}).at(0).tensor;
+  EXPECT_LE(ct::diff(out, npz_member(ref, "out")).relative(), 1e-4);
+}

@@ -108,3 +108,35 @@ TEST(CoreMLProgram, CamusRoundTripMatchesPyTorch) {
               << "), argmax agreement " << d.agreement << "\n";
   }
 }
+
+TEST(CoreMLProgram, FlexibleSpatialSizesRunAtOtherSizes) {
+  MEDPORT_FIXTURE_OR_SKIP(forward, "nnunet/camus2d_small/forward.npz");
+  TempDir dir;
+  const auto ref = ckpt::read_npz(forward);
+  for (const bool ranges : {true, false}) {
+    auto o = camus_options(false);
+    auto& shape = o.input_shapes["input"];
+    shape.fixed = {2, 1, 128, 128};
+    if (ranges) {
+      shape.ranges = {{2, 2}, {1, 1}, {64, 512}, {64, -1}};
+    } else {
+      shape.enumerated = {{2, 1, 128, 128}, {2, 1, 192, 128}};
+    }
+    const auto path = dir / "flexible.mlpackage";
+    coreml::write_coreml(camus_graph(), path, o);
+    if (ct::coremltools_available()) {
+      const auto j = ct::check_with_coremltools(path);
+      if (ranges) {
+        EXPECT_EQ(j["spec"]["inputs"][0]["ranges"], nlohmann::json({{2, 2}, {1, 1}, {64, 512}, {64, -1}}));
+      } else {
+        EXPECT_EQ(j["spec"]["inputs"][0]["enumerated"].size(), 2u);
+      }
+    }
+    const auto model = exporters::open_model(path);
+    for (int i : {0, 1}) {
+      const Tensor out = model.run({{"input", ref.at(i == 0 ? 0 : 2).second}}).at(0).tensor;
+      const Diff d = diff(out, ref.at(i == 0 ? 1 : 3).second);
+      EXPECT_LE(d.max_abs, 1e-4 * std::max(1.0, d.max_ref)) << "input_" << i;
+    }
+  }
+}

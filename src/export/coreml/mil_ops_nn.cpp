@@ -217,26 +217,27 @@ void resize(MilTranslator& t, const Node&) {
   const std::string nearest_mode = t.attr_s("nearest_mode", "round_prefer_floor");
   if (mode != "nearest" && mode != "linear") t.unsupported("resize mode " + mode);
   if (coord == "tf_crop_and_resize" || coord == "half_pixel_symmetric") t.unsupported("resize coordinates " + coord);
-  if (!fully_known(in) || !fully_known(out)) t.unsupported("resizing a flexible shape");
   std::vector<double> scales(in.size(), 1.0);
+  const bool static_shapes = fully_known(in) && fully_known(out);
   if (t.has_input(2) && t.constant(2) && t.constant(2)->numel() > 0) {
     const auto s = t.const_floats(2, "scales");
     for (std::size_t i = 0; i < s.size(); ++i) scales[i] = s[i];
-  } else {
+  } else if (static_shapes) {
     for (std::size_t i = 0; i < in.size(); ++i) scales[i] = static_cast<double>(out[i]) / static_cast<double>(in[i]);
+  } else {
+    t.unsupported("resizing a flexible shape to given sizes");
   }
-  if (in[0] != out[0] || in[1] != out[1]) t.unsupported("resizing the batch or channel axis");
+  if (scales[0] != 1.0 || scales[1] != 1.0) t.unsupported("resizing the batch or channel axis");
   const std::size_t rank = in.size();
   bool integer = true;
-  for (std::size_t i = 2; i < rank; ++i)
-    integer = integer && scales[i] == std::floor(scales[i]) && out[i] == in[i] * static_cast<std::int64_t>(scales[i]);
+  for (std::size_t i = 2; i < rank; ++i) integer = integer && scales[i] == std::floor(scales[i]) && scales[i] >= 1.0;
   MilVar x = t.in(0);
   // Rank 4, integer factors: Core ML's own upsampling ops.
   if (rank == 4 && integer && mode == "nearest" && coord == "asymmetric" && nearest_mode == "floor") {
     t.emit("upsample_nearest_neighbor",
            {{"x", x},
-            {"scale_factor_height", t.b().scalar_i(out[2] / in[2], t.tmp("scale_h"))},
-            {"scale_factor_width", t.b().scalar_i(out[3] / in[3], t.tmp("scale_w"))}});
+            {"scale_factor_height", t.b().scalar_i(static_cast<std::int64_t>(scales[2]), t.tmp("scale_h"))},
+            {"scale_factor_width", t.b().scalar_i(static_cast<std::int64_t>(scales[3]), t.tmp("scale_w"))}});
     return;
   }
   if (rank == 4 && integer && mode == "linear" && (coord == "align_corners" || coord == "pytorch_half_pixel" ||
@@ -244,8 +245,8 @@ void resize(MilTranslator& t, const Node&) {
     const bool align = coord == "align_corners";
     {
       Inputs ins{{"x", x},
-                 {"scale_factor_height", t.b().scalar_i(out[2] / in[2], t.tmp("scale_h"))},
-                 {"scale_factor_width", t.b().scalar_i(out[3] / in[3], t.tmp("scale_w"))},
+                 {"scale_factor_height", t.b().scalar_i(static_cast<std::int64_t>(scales[2]), t.tmp("scale_h"))},
+                 {"scale_factor_width", t.b().scalar_i(static_cast<std::int64_t>(scales[3]), t.tmp("scale_w"))},
                  {"align_corners", t.b().scalar_b(align, t.tmp("align_corners"))}};
       if (!align) {
         t.require_ios(16, "bilinear upsampling with half-pixel centres (upsample_bilinear.half_pixel_centers)");
@@ -256,6 +257,7 @@ void resize(MilTranslator& t, const Node&) {
     }
   }
   // Anything else: separable interpolation, one matrix product per resized axis.
+  if (!static_shapes) t.unsupported("this resize of a flexible shape (mode " + mode + ", " + coord + ")");
   std::vector<std::int64_t> cur = in;
   for (std::size_t a = 2; a < rank; ++a) {
     if (in[a] == out[a] && scales[a] == 1.0) continue;
