@@ -1,0 +1,204 @@
+// The bytes medport writes for Core ML: weight.bin records (sentinel, dtype, sizes, offsets,
+// 64-byte alignment) checked here independently of the writer's code, reproducible packages,
+// and the errors for what Core ML or a target cannot express.
+#include <cstring>
+#include <fstream>
+
+#include "../src/export/coreml/blob_storage.hpp"
+#include "coreml_test.hpp"
+#include "medport/error.hpp"
+#include "medport/graph/builder.hpp"
+
+using namespace medport;
+using medport::testing::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string bytes_of(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+template <class T>
+T at(const std::string& b, std::size_t offset) {
+  T v;
+  std::memcpy(&v, b.data() + offset, sizeof(T));
+  return v;
+}
+
+Tensor ramp(std::int64_t n, float scale) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = scale * (static_cast<float>(i) - 7.25f);
+  return Tensor::from_f32({n}, v);
+}
+
+// A small conv net with a dynamic batch.
+graph::Graph tiny_graph() {
+  graph::Builder b("tiny");
+  auto x = b.input("image", DType::F32, {"N", 3, 16, 16});
+  std::vector<float> w(8 * 3 * 3 * 3);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::sin(static_cast<float>(i));
+  graph::ConvOptions o;
+  o.pads = graph::symmetric_pads({1, 1});
+  auto y = b.conv(x, b.initializer("conv.weight", Tensor::from_f32({8, 3, 3, 3}, w)),
+                  b.initializer("conv.bias", ramp(8, 0.1f)), o);
+  b.output(b.relu(y), "features");
+  return std::move(b).finish();
+}
+
+coreml::WriteOptions tiny_options() {
+  coreml::WriteOptions o;
+  o.input_shapes["image"].fixed = {1, 3, 16, 16};
+  return o;
+}
+
+}  // namespace
+
+TEST(CoreMLBlobFile, RecordsFollowTheStorageFormat) {
+  TempDir dir;
+  coreml::BlobPlan plan;
+  const Tensor a = ramp(10, 1.0f), b = ramp(33, 0.5f), c = ramp(100, -2.0f);
+  const auto oa = plan.add(a, coreml::BlobDType::Float32);
+  const auto ob = plan.add(b, coreml::BlobDType::Float16);
+  const auto oc = plan.add(c, coreml::BlobDType::Float32);
+  coreml::write_blob_file(plan, dir / "weight.bin");
+  const std::string f = bytes_of(dir / "weight.bin");
+  EXPECT_EQ(at<std::uint32_t>(f, 0), 3u);  // count
+  EXPECT_EQ(at<std::uint32_t>(f, 4), 2u);  // version
+  EXPECT_EQ(oa, 64u);                      // first record right after the header
+  struct Want {
+    std::uint64_t offset;
+    std::uint32_t dtype;
+    std::uint64_t size;
+    const Tensor* t;
+  };
+  for (const Want& w : {Want{oa, 2, 40, &a}, Want{ob, 1, 66, &b}, Want{oc, 2, 400, &c}}) {
+    SCOPED_TRACE(w.offset);
+    EXPECT_EQ(w.offset % 64, 0u);
+    EXPECT_EQ(at<std::uint32_t>(f, w.offset), 0xDEADBEEFu);
+    EXPECT_EQ(at<std::uint32_t>(f, w.offset + 4), w.dtype);
+    EXPECT_EQ(at<std::uint64_t>(f, w.offset + 8), w.size);
+    const auto data = at<std::uint64_t>(f, w.offset + 16);
+    EXPECT_EQ(data % 64, 0u);
+    EXPECT_EQ(data, w.offset + 64);
+    for (std::size_t k = 24; k < 64; k += 8) EXPECT_EQ(at<std::uint64_t>(f, w.offset + k), 0u);
+    const auto values = w.t->to_f32();
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (w.dtype == 2) {
+        EXPECT_EQ(at<float>(f, data + 4 * i), values[i]);
+      } else {
+        EXPECT_EQ(at<std::uint16_t>(f, data + 2 * i), float_to_half(values[i]));
+      }
+    }
+  }
+  EXPECT_EQ(f.size(), oc + 64 + 400);
+
+  const coreml::BlobReader reader(dir / "weight.bin");
+  EXPECT_EQ(reader.metadata_offsets(), (std::vector<std::uint64_t>{oa, ob, oc}));
+  EXPECT_EQ(reader.tensor(oc, {10, 10}).to_f32(), c.to_f32());
+  EXPECT_THROW(reader.tensor(oc, {10, 11}), InputError);
+  EXPECT_THROW(reader.blob(oa + 8), InputError);  // not a record
+}
+
+TEST(CoreMLBlobFile, DamagedFilesAreRefused) {
+  TempDir dir;
+  coreml::BlobPlan plan;
+  plan.add(ramp(16, 1.0f), coreml::BlobDType::Float32);
+  coreml::write_blob_file(plan, dir / "weight.bin");
+  std::string f = bytes_of(dir / "weight.bin");
+  auto write = [&](const std::string& name, const std::string& content) {
+    std::ofstream(dir / name, std::ios::binary) << content;
+    return dir / name;
+  };
+  std::string bad_sentinel = f;
+  bad_sentinel[64] = 0;
+  EXPECT_THROW(coreml::BlobReader(write("s.bin", bad_sentinel)).blob(64), InputError);
+  std::string bad_version = f;
+  bad_version[4] = 3;
+  EXPECT_THROW(coreml::BlobReader{write("v.bin", bad_version)}, InputError);
+  EXPECT_THROW(coreml::BlobReader(write("t.bin", f.substr(0, 140))).blob(64), InputError);  // data cut short
+  std::string bad_dtype = f;
+  bad_dtype[68] = 9;
+  EXPECT_THROW(coreml::BlobReader(write("d.bin", bad_dtype)).blob(64), InputError);
+}
+
+TEST(CoreMLPackage, TwoWritesAreByteIdentical) {
+  TempDir dir;
+  const auto g = tiny_graph();
+  const auto r1 = coreml::write_coreml(g, dir / "a.mlpackage", tiny_options());
+  const auto r2 = coreml::write_coreml(g, dir / "b.mlpackage", tiny_options());
+  ASSERT_EQ(r1.files.size(), 3u);
+  for (std::size_t i = 0; i < r1.files.size(); ++i) {
+    EXPECT_EQ(fs::relative(r1.files[i], dir / "a.mlpackage"), fs::relative(r2.files[i], dir / "b.mlpackage"));
+    EXPECT_EQ(bytes_of(r1.files[i]), bytes_of(r2.files[i])) << r1.files[i];
+  }
+  const auto manifest = medport::testing::read_json(dir / "a.mlpackage" / "Manifest.json");
+  const std::string root = manifest["rootModelIdentifier"];
+  EXPECT_EQ(root.size(), 36u);
+  EXPECT_EQ(manifest["itemInfoEntries"][root]["path"], "com.apple.CoreML/model.mlmodel");
+  // Different weights, different identifiers.
+  auto g2 = g;
+  g2.initializers[1].tensor = ramp(8, 0.2f);
+  coreml::write_coreml(g2, dir / "c.mlpackage", tiny_options());
+  EXPECT_NE(medport::testing::read_json(dir / "c.mlpackage" / "Manifest.json")["rootModelIdentifier"], root);
+}
+
+TEST(CoreMLPackage, RewritingReplacesThePackageWhole) {
+  TempDir dir;
+  const auto path = dir / "m.mlpackage";
+  coreml::write_coreml(tiny_graph(), path, tiny_options());
+  std::ofstream(path / "stray.txt") << "left from before";
+  coreml::write_coreml(tiny_graph(), path, tiny_options());
+  EXPECT_FALSE(fs::exists(path / "stray.txt"));
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename(), "m.mlpackage") << "left behind: " << e.path();
+}
+
+TEST(CoreMLErrors, WhatCoreMLOrTheTargetCannotExpress) {
+  TempDir dir;
+  const auto g = tiny_graph();
+  // A dynamic batch with no shape given.
+  EXPECT_THROW(coreml::write_coreml(g, dir / "a.mlpackage", coreml::WriteOptions{}), UsageError);
+  // float16 I/O needs iOS16.
+  auto o = tiny_options();
+  o.fp16_io = true;
+  try {
+    coreml::write_coreml(g, dir / "b.mlpackage", o);
+    FAIL() << "fp16 I/O on iOS15 accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("iOS16"), std::string::npos) << e.what();
+  }
+  o.target = coreml::parse_target("iOS16");
+  EXPECT_NO_THROW(coreml::write_coreml(g, dir / "b.mlpackage", o));
+  // An op Core ML has no form for, named in the message.
+  graph::Builder b("odd");
+  auto x = b.input("x", DType::F32, {4});
+  b.output(b.op1("Det", {b.reshape(x, {2, 2})}), "y");
+  try {
+    coreml::write_coreml(std::move(b).finish(), dir / "c.mlpackage", coreml::WriteOptions{});
+    FAIL() << "Det accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("Det"), std::string::npos) << e.what();
+  }
+  // Wrong file kinds, targets too old for ML Programs.
+  EXPECT_THROW(coreml::write_coreml(g, dir / "d.mlmodel", tiny_options()), UsageError);
+  auto old = tiny_options();
+  old.target = coreml::parse_target("iOS14");
+  EXPECT_THROW(coreml::write_coreml(g, dir / "e.mlpackage", old), UsageError);
+  EXPECT_THROW(coreml::parse_target("iOS12"), UsageError);
+}
+
+TEST(CoreMLOptions, ShapeFlagsParse) {
+  EXPECT_EQ(coreml::parse_input_shapes("input=1,1,256,256;t=1").at("t"), (Shape{1}));
+  const auto r = coreml::parse_shape_ranges("x=1,3,64:512,64:*").at("x");
+  EXPECT_EQ(r[2].lower, 64);
+  EXPECT_EQ(r[2].upper, 512);
+  EXPECT_EQ(r[3].upper, -1);
+  EXPECT_EQ(coreml::parse_enumerated_shapes("x=1,3,8,8|1,3,16,16").at("x").size(), 2u);
+  EXPECT_THROW(coreml::parse_input_shapes("input=1,0"), UsageError);
+  EXPECT_THROW(coreml::parse_shape_ranges("x=1,9:3"), UsageError);
+  EXPECT_THROW(coreml::parse_enumerated_shapes("x=1,3|1"), UsageError);
+  EXPECT_EQ(coreml::parse_target("macOS13").specification_version, 7);
+  EXPECT_EQ(coreml::parse_target("iOS18").opset(), "CoreML8");
+}
