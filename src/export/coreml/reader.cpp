@@ -12,8 +12,4 @@ graph::Graph read_coreml(const std::filesystem::path& path) {
   throw InputError(file.spec_path.string(), "neither an ML Program nor a NeuralNetwork model");
 }
 
-graph::Graph read_neural_network(const SpecFile& file) {
-  throw InputError(file.spec_path.string(), "NeuralNetwork models are not readable yet");
-}
-
 }  // namespace medport::coreml
