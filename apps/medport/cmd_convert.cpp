@@ -6,6 +6,7 @@
 #include <string>
 
 #include "command.hpp"
+#include "medport/error.hpp"
 #include "medport/export/exporter.hpp"
 #include "medport/models/family.hpp"
 #include "medport/pipelines/convert.hpp"
@@ -16,7 +17,24 @@ struct ConvertArgs {
   medport::pipelines::ConvertRequest request;
   std::string source, output;
   int fold = -1;
+  bool fp32 = false;  // Core ML: keep float32 compute (ML Programs default to float16)
 };
+
+// Core ML: ML Programs compute in float16 unless --fp32 (as Apple's converter does); a
+// NeuralNetwork model keeps float32 weights unless --fp16.
+void apply_coreml_precision(ConvertArgs& args) {
+  auto& r = args.request;
+  if (r.format != "coreml") {
+    if (args.fp32 || !r.export_options.options.empty())
+      throw medport::UsageError("--fp32, --backend, --deployment-target and the other Core ML flags need --format coreml");
+    return;
+  }
+  if (args.fp32 && r.options.fp16) throw medport::UsageError("--fp16 and --fp32 exclude each other");
+  const auto backend = r.export_options.options.find("backend");
+  const bool network = (backend != r.export_options.options.end() && backend->second == "neuralnetwork") ||
+                       (backend == r.export_options.options.end() && std::filesystem::path(args.output).extension() == ".mlmodel");
+  if (!network && !args.fp32) r.options.fp16 = true;
+}
 
 std::string with_thousands(std::int64_t v) {
   std::string digits = std::to_string(v), out;
@@ -34,6 +52,7 @@ int run(ConvertArgs& args) {
   request.source = args.source;
   request.output = args.output;
   if (args.fold >= 0) request.options.fold = args.fold;
+  apply_coreml_precision(args);
   const pipelines::ConvertReport r = pipelines::convert(request);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -64,7 +83,7 @@ medport::cli::Runner setup(CLI::App& root) {
       ->required();
   std::vector<std::string> formats;
   for (const auto* e : exporters::exporters()) formats.emplace_back(e->id());
-  cmd->add_option("--format", args->request.format, "Output format (onnx)")->check(CLI::IsMember(formats));
+  cmd->add_option("--format", args->request.format, "Output format (onnx, coreml)")->check(CLI::IsMember(formats));
   cmd->add_option("--fold", args->fold, "Fold to convert when a model folder has several")->check(CLI::Range(0, 9999));
   cmd->add_option("--checkpoint", o.checkpoint, "Which nnU-Net checkpoint of the fold: final or best")
       ->check(CLI::IsMember({"final", "best"}));
@@ -87,6 +106,28 @@ medport::cli::Runner setup(CLI::App& root) {
   family_option("--attention-order", "attention_order", "guided-diffusion: legacy (default) or new")
       ->check(CLI::IsMember({"legacy", "new"}));
   family_option("--image-size", "image_size", "guided-diffusion: training image size (recorded in the sidecar)");
+  // Core ML (--format coreml; docs/COREML.md), passed to the exporter by name.
+  auto export_option = [cmd, args](const std::string& flag, const std::string& key, const std::string& help) {
+    return cmd->add_option_function<std::string>(
+        flag, [args, key](const std::string& v) { args->request.export_options.options[key] = v; }, help);
+  };
+  export_option("--backend", "backend", "Core ML: mlprogram (.mlpackage, default) or neuralnetwork (.mlmodel)")
+      ->check(CLI::IsMember({"mlprogram", "neuralnetwork"}));
+  cmd->add_flag("--fp32", args->fp32, "Core ML: float32 compute (ML Programs default to float16)");
+  cmd->add_flag_callback(
+      "--fp16-io", [args] { args->request.export_options.options["fp16_io"] = "true"; },
+      "Core ML: float16 inputs and outputs (iOS16 / macOS13 or later)");
+  export_option("--deployment-target", "deployment_target",
+                "Core ML: iOS15..iOS18 or macOS12..macOS15 (iOS13/14, macOS10.15/11 for neuralnetwork)");
+  export_option("--input-shape", "input_shape",
+                "Core ML: fixed input shapes, NAME=1,1,256,256[;NAME=...] (default: the family's patch/image size, batch 1)");
+  export_option("--shape-range", "shape_range", "Core ML: flexible sizes, NAME=1,1,64:512,64:* (ML Program)");
+  export_option("--enumerated-shapes", "enumerated_shapes",
+                "Core ML: allowed shapes, NAME=1,1,128,128|1,1,256,256 (ML Program)");
+  export_option("--description", "description", "Core ML metadata: short description");
+  export_option("--author", "author", "Core ML metadata: author");
+  export_option("--license", "license", "Core ML metadata: license");
+  export_option("--model-version", "version", "Core ML metadata: model version string");
   return [args] { return run(*args); };
 }
 

@@ -1,5 +1,6 @@
 // The one table of export formats (`medport convert --format ID`). A new format adds one line.
 #include "medport/export/exporter.hpp"
+#include "medport/export/coreml_exporter.hpp"
 #include "medport/export/onnx_exporter.hpp"
 #include "medport/error.hpp"
 
@@ -8,6 +9,7 @@ namespace medport::exporters {
 const std::vector<const Exporter*>& exporters() {
   static const std::vector<const Exporter*> table{
       &onnx_exporter(),
+      &coreml_exporter(),
   };
   return table;
 }
