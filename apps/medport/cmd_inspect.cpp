@@ -8,6 +8,7 @@
 #include <map>
 
 #include "command.hpp"
+#include "medport/export/coreml.hpp"
 #include "medport/models/checkpoint_report.hpp"
 
 namespace {
@@ -169,10 +170,16 @@ void print_human(const json& r, bool all) {
 medport::cli::Runner setup(CLI::App& root) {
   auto args = std::make_shared<InspectArgs>();
   auto* cmd = root.add_subcommand("inspect", "Show what a checkpoint holds (read safely: nothing in it is executed)");
-  cmd->add_option("file", args->file, "checkpoint (.pth/.pt/.pkl/.model), safetensors, npz or npy")->required();
+  cmd->add_option("file", args->file, "checkpoint (.pth/.pt/.pkl/.model), safetensors, npz, npy, or a Core ML .mlpackage/.mlmodel")->required();
   cmd->add_flag("--json", args->as_json, "machine-readable output (schema medport.inspect/1, docs/INSPECT.md)");
   cmd->add_flag("--all", args->all, "list every tensor path, aliases included");
   return [args] {
+    // Core ML files: interface, metadata, ops and weights (docs/COREML.md).
+    if (medport::coreml::is_coreml_path(args->file)) {
+      const auto summary = medport::coreml::summarize_coreml(args->file);
+      std::cout << (args->as_json ? medport::coreml::summary_json(summary) + "\n" : medport::coreml::summary_text(summary));
+      return 0;
+    }
     const auto report = medport::models::build_checkpoint_report(args->file);
     // Pickled strings may hold lone surrogates (Python allows them); never fail on them.
     if (args->as_json) std::cout << report.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";

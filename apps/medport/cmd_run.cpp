@@ -1,4 +1,5 @@
-// `medport run MODEL.onnx --inputs IN.npz -o OUT.npz`: run any ONNX graph on npz arrays.
+// `medport run MODEL --inputs IN.npz -o OUT.npz`: run an exported model (ONNX, or Core ML read back
+// into medport's graph and executed with ONNX Runtime) on npz arrays.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include "command.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
+#include "medport/export/open_model.hpp"
 #include "medport/runtime/session.hpp"
 
 namespace {
@@ -24,7 +26,7 @@ int run(const RunArgs& args) {
   const runtime::SessionOptions options = runtime::session_options_from_flags(args.threads, args.provider);
 
   const auto arrays = ckpt::read_npz(args.inputs);
-  runtime::Session session(args.model, options);
+  const exporters::OpenedModel session = exporters::open_model(args.model, options);
   std::vector<runtime::NamedTensor> feeds;
   std::set<std::string> provided;
   for (const auto& [name, tensor] : arrays) {
@@ -50,15 +52,15 @@ int run(const RunArgs& args) {
     named.emplace_back(out.name, out.tensor);
   }
   ckpt::write_npz(args.output, named);
-  std::fprintf(stderr, "ran %s on %s (%s, %.1f ms) -> %s\n", args.model.c_str(), args.inputs.c_str(),
-               args.provider.c_str(), ms, args.output.c_str());
+  std::fprintf(stderr, "ran %s (%s) on %s (%s, %.1f ms) -> %s\n", args.model.c_str(), session.format().c_str(),
+               args.inputs.c_str(), args.provider.c_str(), ms, args.output.c_str());
   return 0;
 }
 
 medport::cli::Runner setup(CLI::App& root) {
   auto args = std::make_shared<RunArgs>();
-  auto* cmd = root.add_subcommand("run", "Run an ONNX model on the arrays of an npz file; write every output to an npz");
-  cmd->add_option("model", args->model, "ONNX model")->required();
+  auto* cmd = root.add_subcommand("run", "Run an exported model (.onnx, .mlpackage, .mlmodel) on the arrays of an npz file; write every output to an npz");
+  cmd->add_option("model", args->model, "ONNX model, Core ML package (.mlpackage) or model (.mlmodel)")->required();
   cmd->add_option("--inputs", args->inputs, "npz with one array per model input, named like the inputs")->required();
   cmd->add_option("-o,--output", args->output, "npz receiving every model output")->required();
   cmd->add_option("--threads", args->threads, "intra-op threads (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);

@@ -112,6 +112,9 @@ struct ModelSummary {
 // Decodes the spec (and checks weight.bin's records) without building a graph. InputError
 // naming the file for anything malformed.
 ModelSummary summarize_coreml(const std::filesystem::path& path);
+// `medport inspect` output: readable text, or JSON (schema medport.coreml-inspect/1).
+std::string summary_text(const ModelSummary& summary);
+std::string summary_json(const ModelSummary& summary);
 
 // The model as a graph::Graph with ONNX semantics (inputs/outputs keep their Core ML names and
 // declared types; int32 stays int32). Flexible inputs keep their default shape's rank with
