@@ -100,8 +100,23 @@ MilDType MilTranslator::out_dtype(std::size_t i) const {
 
 std::string MilTranslator::out_name(std::size_t i) {
   const std::string& value = node_->outputs.at(i);
-  if (auto it = output_io_.find(value); it != output_io_.end() && it->second == out_dtype(i) && !vars_.count(value))
+  auto exact = [&](const std::string& name) {
+    auto it = output_io_.find(name);
+    return it != output_io_.end() && it->second == out_dtype(i) && !taken_.count(name);
+  };
+  if (exact(value)) {
+    taken_.insert(value);
     return value;
+  }
+  // A value renamed into a graph output by a lone Identity takes the output's name directly.
+  auto uses = graph_.uses.find(value);
+  if (uses != graph_.uses.end() && uses->second.size() == 1 && !graph_.is_graph_output(value)) {
+    const graph::Node& consumer = *uses->second.front().first;
+    if (consumer.op_type == "Identity" && exact(consumer.outputs.at(0))) {
+      taken_.insert(consumer.outputs[0]);
+      return consumer.outputs[0];
+    }
+  }
   return builder_.fresh(value);
 }
 

@@ -85,6 +85,7 @@ class MilTranslator {
   std::map<std::string, MilVar> vars_;
   std::map<std::pair<std::string, int>, MilVar> converted_;  // (value, dtype) -> var
   std::map<std::string, MilDType> output_io_;
+  std::set<std::string> taken_;  // graph output names already given to an op
 };
 
 }  // namespace medport::coreml
