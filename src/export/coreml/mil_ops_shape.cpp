@@ -69,7 +69,10 @@ void transpose(MilTranslator& t, const Node& n) {
     const bool only_matmul = std::all_of(uses.begin(), uses.end(), [](const auto& u) {
       return u.first->op_type == "MatMul" && u.second == 1;
     });
-    if (only_matmul && !t.graph().is_graph_output(n.outputs[0])) return;
+    if (only_matmul && !t.graph().is_graph_output(n.outputs[0])) {
+      t.defer();
+      return;
+    }
   }
   t.emit("transpose", {{"x", t.in(0)}, {"perm", t.b().ints(perm, t.tmp("perm"))}});
 }

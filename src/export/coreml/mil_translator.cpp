@@ -185,7 +185,8 @@ void MilTranslator::translate_all() {
     if (it == handlers.end()) unsupported("the operator " + node.op_type);
     it->second(*this, node);
     for (std::size_t i = 0; i < node.outputs.size(); ++i)
-      if (!node.outputs[i].empty() && !vars_.count(node.outputs[i]) && graph_.uses.count(node.outputs[i]))
+      if (!node.outputs[i].empty() && !vars_.count(node.outputs[i]) && !deferred_.count(node.outputs[i]) &&
+          graph_.uses.count(node.outputs[i]))
         unsupported("output " + std::to_string(i));
   }
   node_ = nullptr;

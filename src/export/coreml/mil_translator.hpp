@@ -49,6 +49,9 @@ class MilTranslator {
   MilDType out_dtype(std::size_t i = 0) const;
   // The name output i gets (graph output names are kept when the dtype matches).
   std::string out_name(std::size_t i = 0);
+  // Output i is not materialized: its consumers read the node's input directly (a weight
+  // transposed only for MatMul).
+  void defer(std::size_t i = 0) { deferred_.insert(node_->outputs.at(i)); }
   // Registers output i; returns it.
   MilVar set_out(const MilVar& v, std::size_t i = 0);
   // Emits `type` with the given inputs producing output i with its static type.
@@ -85,7 +88,8 @@ class MilTranslator {
   std::map<std::string, MilVar> vars_;
   std::map<std::pair<std::string, int>, MilVar> converted_;  // (value, dtype) -> var
   std::map<std::string, MilDType> output_io_;
-  std::set<std::string> taken_;  // graph output names already given to an op
+  std::set<std::string> taken_;
+  std::set<std::string> deferred_;  // graph output names already given to an op
 };
 
 }  // namespace medport::coreml
