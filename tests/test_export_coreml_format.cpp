@@ -202,3 +202,99 @@ TEST(CoreMLOptions, ShapeFlagsParse) {
   EXPECT_EQ(coreml::parse_target("macOS13").specification_version, 7);
   EXPECT_EQ(coreml::parse_target("iOS18").opset(), "CoreML8");
 }
+
+#include "medport/export/open_model.hpp"
+#include "medport/graph/onnx_writer.hpp"
+#include "medport/runtime/session.hpp"
+
+namespace {
+
+Tensor random_tensor(Shape shape, std::uint32_t seed, float scale = 1.0f) {
+  std::vector<float> v(static_cast<std::size_t>(shape_numel(shape)));
+  std::uint32_t s = seed * 2654435761u + 12345u;
+  for (auto& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = scale * (static_cast<float>(s >> 8) / 16777216.0f - 0.5f);
+  }
+  return Tensor::from_f32(std::move(shape), v);
+}
+
+// The ops classifiers and transformers use (timm-style stem, squeeze-excite, attention, head),
+// with a weight large enough not to be folded at export time.
+graph::Graph classifier_like_graph() {
+  graph::Builder b("ops");
+  auto x = b.input("image", DType::F32, {"N", 3, 32, 32});
+  auto v = b.div(b.sub(b.mul(x, 1.0 / 255.0), b.const_f32({0.485f, 0.456f, 0.406f}, {1, 3, 1, 1})),
+                 b.const_f32({0.229f, 0.224f, 0.225f}, {1, 3, 1, 1}));
+  graph::ConvOptions co;
+  co.pads = graph::symmetric_pads({1, 1});
+  co.strides = {2, 2};
+  v = b.conv(v, b.initializer("stem.w", random_tensor({16, 3, 3, 3}, 1, 0.5f)), b.initializer("stem.b", random_tensor({16}, 2)), co);
+  v = b.batch_norm(v, b.initializer("bn.g", random_tensor({16}, 3, 0.2f)), b.initializer("bn.b", random_tensor({16}, 4)),
+                   b.initializer("bn.m", random_tensor({16}, 5)), b.add(b.initializer("bn.v", random_tensor({16}, 6, 0.1f)), 1.0));
+  v = b.op1("HardSwish", {v});
+  graph::PoolOptions po;
+  po.kernel_shape = {3, 3};
+  po.strides = {2, 2};
+  po.pads = graph::symmetric_pads({1, 1});
+  v = b.max_pool(v, po);
+  auto se = b.global_avg_pool(v);
+  se = b.op1("HardSigmoid", {se}, {graph::Attribute::make_float("alpha", 1.0f / 6.0f), graph::Attribute::make_float("beta", 0.5f)});
+  v = b.mul(v, se);
+  po.kernel_shape = {2, 2};
+  po.pads = {};
+  v = b.avg_pool(v, po);  // [N, 16, 4, 4]
+  v = b.resize(v, {1, 1, 2, 2}, graph::ResizeOptions::torch_linear(false));
+  v = b.pad(v, {0, 0, 1, 1, 0, 0, 1, 1});
+  v = b.clip(v, -2.0, 3.0);
+  // Tokens: [N, 16, 10, 10] -> [N, 100, 16] -> attention-ish block -> head.
+  auto tokens = b.transpose(b.reshape(v, {0, 16, -1}), {0, 2, 1});
+  tokens = b.layer_norm(tokens, b.initializer("ln.g", random_tensor({16}, 7)), b.initializer("ln.b", random_tensor({16}, 8)));
+  auto qkv = b.linear(tokens, b.initializer("qkv.w", random_tensor({48, 16}, 9, 0.5f)), b.initializer("qkv.b", random_tensor({48}, 10)));
+  auto parts = b.split(qkv, 2, {16, 16, 16});
+  auto att = b.softmax(b.mul(b.matmul(parts[0], b.transpose(parts[1], {0, 2, 1})), 0.25), -1);
+  tokens = b.add(tokens, b.gelu(b.matmul(att, parts[2])));
+  auto pooled = b.reduce_mean(b.slice(tokens, {1}, {99}, {1}), {1}, false);  // [N, 16]
+  auto wide = b.linear(pooled, b.initializer("fc1.w", random_tensor({1024, 16}, 11, 0.5f)), std::nullopt);  // 64 KiB
+  wide = b.sigmoid(wide);
+  graph::GemmOptions go;
+  go.trans_b = true;
+  auto logits = b.gemm(wide, b.initializer("head.w", random_tensor({5, 1024}, 12, 0.1f)), b.initializer("head.b", random_tensor({5}, 13)), go);
+  b.output(b.softmax(logits, 1), "probs");
+  return std::move(b).finish();
+}
+
+}  // namespace
+
+// Every op above, written as Core ML and read back, against ONNX Runtime on the graph itself.
+TEST(CoreMLOps, ClassifierStyleOpsRoundTripBothBackends) {
+  TempDir dir;
+  const graph::Graph g = classifier_like_graph();
+  runtime::Session reference(graph::to_model_bytes(g));
+  const Tensor image = random_tensor({2, 3, 32, 32}, 99, 400.0f);
+  const Tensor want = reference.run({{"image", image}}).at(0).tensor;
+  struct Case {
+    coreml::Backend backend;
+    const char* target;
+  };
+  for (const auto& [backend, target] : {Case{coreml::Backend::MLProgram, "iOS15"}, Case{coreml::Backend::MLProgram, "iOS18"},
+                                        Case{coreml::Backend::NeuralNetwork, "iOS14"}}) {
+    for (const bool fp16 : {false, true}) {
+      coreml::WriteOptions o;
+      o.backend = backend;
+      o.target = coreml::parse_target(target);
+      o.fp16 = fp16;
+      o.input_shapes["image"].fixed = {2, 3, 32, 32};
+      const bool program = backend == coreml::Backend::MLProgram;
+      const auto path = dir / (std::string(target) + (fp16 ? "_16" : "_32") + (program ? ".mlpackage" : ".mlmodel"));
+      coreml::write_coreml(g, path, o);
+      if (medport::testing::coreml::coremltools_available()) medport::testing::coreml::check_with_coremltools(path);
+      const Tensor got = exporters::open_model(path).run({{"image", image}}).at(0).tensor;
+      ASSERT_EQ(got.shape(), want.shape());
+      const auto a = got.to_f32(), w = want.to_f32();
+      double worst = 0;
+      for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, static_cast<double>(std::abs(a[i] - w[i])));
+      EXPECT_LE(worst, fp16 ? 1e-2 : 1e-5) << path;
+    }
+  }
+}

@@ -240,16 +240,16 @@ void resize(MilTranslator& t, const Node&) {
             {"scale_factor_width", t.b().scalar_i(static_cast<std::int64_t>(scales[3]), t.tmp("scale_w"))}});
     return;
   }
-  if (rank == 4 && integer && mode == "linear" && (coord == "align_corners" || coord == "pytorch_half_pixel" ||
-                                                   coord == "half_pixel")) {
-    const bool align = coord == "align_corners";
+  // Half-pixel centres need iOS16's upsample_bilinear; before that, the general path below.
+  const bool align = coord == "align_corners";
+  if (rank == 4 && integer && mode == "linear" &&
+      (align || ((coord == "pytorch_half_pixel" || coord == "half_pixel") && t.ios() >= 16))) {
     {
       Inputs ins{{"x", x},
                  {"scale_factor_height", t.b().scalar_i(static_cast<std::int64_t>(scales[2]), t.tmp("scale_h"))},
                  {"scale_factor_width", t.b().scalar_i(static_cast<std::int64_t>(scales[3]), t.tmp("scale_w"))},
                  {"align_corners", t.b().scalar_b(align, t.tmp("align_corners"))}};
       if (!align) {
-        t.require_ios(16, "bilinear upsampling with half-pixel centres (upsample_bilinear.half_pixel_centers)");
         ins.emplace_back("half_pixel_centers", t.b().scalar_b(true, t.tmp("half_pixel_centers")));
       }
       t.emit("upsample_bilinear", ins);

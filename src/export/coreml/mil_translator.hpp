@@ -65,6 +65,7 @@ class MilTranslator {
   std::string tmp(const std::string& suffix);
   [[noreturn]] void unsupported(const std::string& what) const;
   void require_ios(int ios, const std::string& what) const;
+  int ios() const { return ios_; }
 
   // ---- driving ------------------------------------------------------------------------------
   void declare_input(const graph::ValueInfo& input, MilDType io_dtype, const std::vector<std::int64_t>& shape);
