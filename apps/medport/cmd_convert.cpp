@@ -106,6 +106,9 @@ medport::cli::Runner setup(CLI::App& root) {
   family_option("--attention-order", "attention_order", "guided-diffusion: legacy (default) or new")
       ->check(CLI::IsMember({"legacy", "new"}));
   family_option("--image-size", "image_size", "guided-diffusion: training image size (recorded in the sidecar)");
+  cmd->add_flag_callback(
+      "--app", [args] { args->request.options.family_options["app"] = "true"; },
+      "nnU-Net: the app-ready model: raw pixels in at the patch size, normalization inside, probabilities and labels out");
   // Core ML (--format coreml; docs/COREML.md), passed to the exporter by name.
   auto export_option = [cmd, args](const std::string& flag, const std::string& key, const std::string& help) {
     return cmd->add_option_function<std::string>(

@@ -100,8 +100,18 @@ class NnunetFamily final : public ModelFamily {
     return detect_in_views(weights, detect_v1);
   }
 
+  std::vector<FamilyOption> options() const override {
+    return {{"app", "true: the app-ready model (raw pixels in at the patch size, normalization inside, "
+                    "probabilities and labels out)"}};
+  }
+
   BuiltModel build(const ckpt::WeightSource& weights, const Detection&, const ConvertContext& context) const override {
     const ConvertOptions& o = context.options;
+    const auto app_option = o.family_options.find("app");
+    const bool app = app_option != o.family_options.end() && app_option->second == "true";
+    if (app_option != o.family_options.end() && !app && app_option->second != "false")
+      throw UsageError("app: '" + app_option->second + "' (true or false)");
+    if (app && o.deep_supervision) throw UsageError("--app and --deep-supervision exclude each other");
     const LocatedSource location = locate_source(SourceRequest{context.source, o.fold, o.checkpoint});
     const Model model = load_model(location, weights);
     const Architecture& a = model.architecture;
@@ -111,7 +121,13 @@ class NnunetFamily final : public ModelFamily {
     graph_options.opset = o.opset;
     BuiltModel out;
     const WeightCheck check = check_weights(a, model.network, location.checkpoint.string());
-    out.graphs.push_back({"model", build_graph(a, check.weights, graph_options)});
+    if (app) {
+      const bool regions = label_info(model.dataset_json, location.checkpoint.string()).has_regions;
+      out.graphs.push_back({"model", build_app_graph(a, check.weights, model.resolved_configuration, model.plans, regions,
+                                                     location.checkpoint.string(), o.opset)});
+    } else {
+      out.graphs.push_back({"model", build_graph(a, check.weights, graph_options)});
+    }
     out.parameters = check.parameters;
     out.tensors_used = check.used_tensors;
     out.tensors_total = model.network.index().size();
@@ -126,6 +142,24 @@ class NnunetFamily final : public ModelFamily {
     s.graphs.push_back({"model", "", io_specs(a, {kInputName}, a.input_channels),
                         io_specs(a, sidecar_options.output_names, a.num_classes), "fp32"});
     s.family_section = make_sidecar(model, sidecar_options);
+    if (app) {
+      // The app model's interface: fixed patch, raw pixels in, probabilities and labels out.
+      const graph::Graph& g = out.graphs.front().graph;
+      auto spec_of = [](const graph::ValueInfo& v) {
+        TensorSpec t{v.name, std::string(dtype_name(v.dtype)), {}};
+        if (v.shape)
+          for (const auto& d : *v.shape) d.is_fixed() ? t.shape.emplace_back(d.value) : t.shape.emplace_back(d.param);
+        return t;
+      };
+      auto& spec = s.graphs.front();
+      spec.inputs = {spec_of(g.inputs.front())};
+      spec.outputs.clear();
+      for (const auto& v : g.outputs) spec.outputs.push_back(spec_of(v));
+      s.family_section["app"] = {{"input", kAppInputName},
+                                 {"outputs", {kAppProbabilities, kAppLabels}},
+                                 {"normalization", "inside the model"}};
+      out.details.push_back("app model: raw pixels in at the patch size, normalization inside, probabilities and labels out");
+    }
 
     out.details.push_back("configuration: " + model.configuration + " (plans from " + model.plans_origin + ")");
     out.details.push_back("trainer: " + (model.trainer_name.empty() ? std::string("?") : model.trainer_name) +

@@ -22,6 +22,19 @@ struct GraphOptions {
 
 graph::Graph build_graph(const Architecture& arch, const Weights& weights, const GraphOptions& options = {});
 
+// The app-ready model (--app): input "image" (1, C, *patch_size) of raw pixels, nnU-Net's
+// per-channel normalization inside (ZScore over the patch, CT clipping with the dataset's
+// statistics, RescaleTo01, RGBTo0_1, none), then the network, then "probabilities" (softmax over
+// the classes, 1, K, *patch) and "labels" (their argmax, 1, *patch, int64). What nnU-Net does
+// around the network (resampling to the target spacing, cropping, sliding windows) stays with the
+// app: it resizes frames to the patch size. Refuses region-based models and use_mask_for_norm
+// (InputError naming `source`).
+inline constexpr const char* kAppInputName = "image";
+inline constexpr const char* kAppProbabilities = "probabilities";
+inline constexpr const char* kAppLabels = "labels";
+graph::Graph build_app_graph(const Architecture& arch, const Weights& weights, const Json& resolved_configuration,
+                             const Json& plans, bool has_regions, const std::string& source, int opset = 17);
+
 // Output names in graph order for these options.
 std::vector<std::string> output_names(const Architecture& arch, const GraphOptions& options);
 
