@@ -1,14 +1,13 @@
 // `medport run MODEL --inputs IN.npz -o OUT.npz`: run an exported model (ONNX, or Core ML read back
 // into medport's graph and executed with ONNX Runtime) on npz arrays.
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <set>
 
 #include "command.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
 #include "medport/export/open_model.hpp"
+#include "medport/pipelines/run.hpp"
 #include "medport/runtime/session.hpp"
 
 namespace {
@@ -26,24 +25,9 @@ int run(const RunArgs& args) {
   const runtime::SessionOptions options = runtime::session_options_from_flags(args.threads, args.provider);
 
   const auto arrays = ckpt::read_npz(args.inputs);
-  const exporters::OpenedModel session = exporters::open_model(args.model, options);
-  std::vector<runtime::NamedTensor> feeds;
-  std::set<std::string> provided;
-  for (const auto& [name, tensor] : arrays) {
-    provided.insert(name);
-    feeds.push_back({name, tensor});
-  }
-  std::string missing, unknown;
-  for (const auto& name : session.input_names())
-    if (!provided.count(name)) missing += (missing.empty() ? "" : ", ") + name;
-  for (const auto& name : provided)
-    if (std::find(session.input_names().begin(), session.input_names().end(), name) == session.input_names().end())
-      unknown += (unknown.empty() ? "" : ", ") + name;
-  if (!missing.empty()) throw InputError(args.inputs, "no array for the model input(s): " + missing);
-  if (!unknown.empty()) throw InputError(args.inputs, "array(s) not named like any model input: " + unknown);
-
+  const exporters::OpenedModel model = exporters::open_model(args.model, options);
   const auto start = std::chrono::steady_clock::now();
-  const auto outputs = session.run(feeds);
+  const auto outputs = pipelines::run_on_arrays(model.session(), model.adapt_inputs(arrays), args.inputs);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   ckpt::NamedTensors named;
   for (const auto& out : outputs) {
@@ -52,7 +36,7 @@ int run(const RunArgs& args) {
     named.emplace_back(out.name, out.tensor);
   }
   ckpt::write_npz(args.output, named);
-  std::fprintf(stderr, "ran %s (%s) on %s (%s, %.1f ms) -> %s\n", args.model.c_str(), session.format().c_str(),
+  std::fprintf(stderr, "ran %s (%s) on %s (%s, %.1f ms) -> %s\n", args.model.c_str(), model.format().c_str(),
                args.inputs.c_str(), args.provider.c_str(), ms, args.output.c_str());
   return 0;
 }

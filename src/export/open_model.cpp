@@ -13,17 +13,26 @@ namespace fs = std::filesystem;
 OpenedModel::OpenedModel(std::string format, runtime::Session session, std::vector<DType> input_dtypes)
     : format_(std::move(format)), session_(std::move(session)), input_dtypes_(std::move(input_dtypes)) {}
 
-std::vector<runtime::NamedTensor> OpenedModel::run(const std::vector<runtime::NamedTensor>& inputs) const {
-  if (input_dtypes_.empty()) return session_.run(inputs);
-  std::vector<runtime::NamedTensor> converted = inputs;
+std::vector<std::pair<std::string, Tensor>> OpenedModel::adapt_inputs(
+    const std::vector<std::pair<std::string, Tensor>>& arrays) const {
+  std::vector<std::pair<std::string, Tensor>> converted = arrays;
+  if (input_dtypes_.empty()) return converted;
   const auto& names = session_.input_names();
-  for (auto& in : converted) {
-    auto it = std::find(names.begin(), names.end(), in.name);
+  for (auto& [name, tensor] : converted) {
+    auto it = std::find(names.begin(), names.end(), name);
     if (it == names.end()) continue;
     const DType want = input_dtypes_[static_cast<std::size_t>(it - names.begin())];
-    if (in.tensor.dtype() != want) in.tensor = in.tensor.to(want);
+    if (tensor.dtype() != want) tensor = tensor.to(want);
   }
-  return session_.run(converted);
+  return converted;
+}
+
+std::vector<runtime::NamedTensor> OpenedModel::run(const std::vector<runtime::NamedTensor>& inputs) const {
+  std::vector<std::pair<std::string, Tensor>> arrays;
+  for (const auto& in : inputs) arrays.emplace_back(in.name, in.tensor);
+  std::vector<runtime::NamedTensor> feeds;
+  for (auto& [name, tensor] : adapt_inputs(arrays)) feeds.push_back({name, tensor});
+  return session_.run(feeds);
 }
 
 OpenedModel open_model(const fs::path& path, const runtime::SessionOptions& options) {

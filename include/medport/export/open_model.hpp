@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "medport/dtype.hpp"
@@ -24,6 +25,9 @@ class OpenedModel {
   // Inputs by name; a float/integer tensor is converted to the dtype the model declares (Core ML
   // has int32 where ONNX graphs take int64, float16 inputs with --fp16-io).
   std::vector<runtime::NamedTensor> run(const std::vector<runtime::NamedTensor>& inputs) const;
+  // The same conversion for callers that run the session themselves (pipelines::run_on_arrays).
+  std::vector<std::pair<std::string, Tensor>> adapt_inputs(const std::vector<std::pair<std::string, Tensor>>& arrays) const;
+  const runtime::Session& session() const { return session_; }
 
  private:
   std::string format_;
