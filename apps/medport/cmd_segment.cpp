@@ -10,7 +10,7 @@
 
 #include "command.hpp"
 #include "medport/error.hpp"
-#include "medport/pipelines/phantom/label_files.hpp"
+#include "medport/imaging/label_io.hpp"
 #include "medport/pipelines/segment/batch_runner.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
 #include "medport/pipelines/segment/progress.hpp"
@@ -67,7 +67,7 @@ int run(const SegmentArgs& args) {
   options.overlay_options.alpha = args.alpha;
   if (!args.spacing.empty()) {
     if (args.preprocessed) throw UsageError("--spacing applies to raw images, not to --preprocessed arrays");
-    options.read.spacing = pipelines::clinical::parse_spacing(args.spacing, 2, 3);
+    options.read.spacing = imaging::parse_spacing(args.spacing, 2, 3);
   }
   // A 3-axis .npy for a multi-channel 2D model is (C, H, W); for one channel it stays (Z, H, W).
   options.read.npy_channels_first = models.front().info.spatial_dims == 2 && models.front().info.input_channels > 1;
