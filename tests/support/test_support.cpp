@@ -85,4 +85,9 @@ CommandResult run_medport(const std::vector<std::string>& args) {
   return run_program(argv);
 }
 
+CommandResult make_engine_failure_model(const fs::path& src, const fs::path& dst, const std::string& input, double limit) {
+  const fs::path script = source_dir() / "tests" / "python" / "engine_failure_trap.py";
+  return run_program({MEDPORT_PYTHON, script.string(), src.string(), dst.string(), input, std::to_string(limit)});
+}
+
 }  // namespace medport::testing
