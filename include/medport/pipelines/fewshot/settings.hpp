@@ -1,6 +1,7 @@
 #pragma once
-// Settings of `medport fewshot`: defaults, then an inference.yaml/.json config, then the flags
-// the user typed (each flag overrides its config key). Keys are listed in docs/IRIS.md.
+// Settings of the few-shot pipeline (`medport fewshot`): defaults, then an inference.yaml/.json
+// config (config_file.hpp), then the flags the user typed (each flag overrides its config key).
+// Keys are listed in docs/IRIS.md.
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -11,11 +12,19 @@
 #include "medport/pipelines/fewshot/outputs.hpp"
 #include "medport/pipelines/fewshot/retrieval.hpp"
 
-namespace medport::cli::fewshot {
+namespace medport::pipelines::fewshot {
 
 struct SupportPair {
   std::filesystem::path image;
   std::filesystem::path mask;
+};
+
+// What the writer puts beside the label map.
+struct OutputSettings {
+  std::string format = "nii.gz";  // label map: nii.gz | npy | png
+  bool montage = false;
+  int montage_slices = 9;
+  bool save_confidence = false;
 };
 
 struct FewshotSettings {
@@ -28,23 +37,16 @@ struct FewshotSettings {
   bool update_bank = false;
   std::string retrieval = "class";    // memory strategy: class (prototype by class id) | top-k
   int top_k = 3;                      // top-k: stored entries fused per class
-  double fusion_temperature = pipelines::fewshot::kDefaultFusionTemperature;
+  double fusion_temperature = kDefaultFusionTemperature;
   std::string bank_plot;              // PCA scatter PNG of the bank, drawn after the run
   int tune_steps = 20;
   double tune_lr = 1e-3;
   std::string normalize = "zscore";   // zscore | minmax | none
-  pipelines::fewshot::MaskOptions masks;
-  pipelines::fewshot::QualityOptions quality;
-  std::string format = "nii.gz";      // nii.gz | npy | png
-  bool montage = false;
-  int montage_slices = 9;
-  bool save_confidence = false;
+  MaskOptions masks;
+  QualityOptions quality;
+  OutputSettings output;
   int threads = 0;
 };
-
-// Reads a YAML or JSON config into `settings` (relative support/bank paths are taken from the
-// config file's folder). Unknown keys and wrong types are InputErrors naming the file and key.
-void apply_config_file(const std::filesystem::path& path, FewshotSettings& settings);
 
 // Checks values and combinations; throws UsageError. `plot_only`: the run has no queries and
 // only draws --bank-plot, so strategy inputs (supports) are not required.
@@ -53,4 +55,4 @@ void validate(const FewshotSettings& settings, bool plot_only = false);
 // "1,2,5" -> {1, 2, 5} (UsageError for anything but positive integers up to 255).
 std::vector<std::int64_t> parse_class_list(const std::string& text);
 
-}  // namespace medport::cli::fewshot
+}  // namespace medport::pipelines::fewshot

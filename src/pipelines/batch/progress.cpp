@@ -1,10 +1,10 @@
-#include "medport/pipelines/segment/progress.hpp"
+#include "medport/pipelines/batch/progress.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 
-namespace medport::segment {
+namespace medport::pipelines::batch {
 
 std::string format_duration(double seconds) {
   char buf[32];
@@ -62,4 +62,4 @@ void BatchProgress::finish() {
   std::fflush(stream_);
 }
 
-}  // namespace medport::segment
+}  // namespace medport::pipelines::batch

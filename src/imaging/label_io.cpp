@@ -1,18 +1,14 @@
-#include "medport/pipelines/phantom/label_files.hpp"
+#include "medport/imaging/label_io.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <regex>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "medport/error.hpp"
 #include "medport/imaging/image_io.hpp"
-#include "medport/util/file_io.hpp"
 
-namespace medport::pipelines::clinical {
+namespace medport::imaging {
 
 namespace fs = std::filesystem;
 
@@ -45,7 +41,7 @@ std::string stem_without_ending(const fs::path& path) {
   return name.substr(0, name.size() - ending_of(path).size());
 }
 
-std::string case_name(const fs::path& path) {
+std::string matching_case_name(const fs::path& path) {
   std::string stem = stem_without_ending(path);
   for (const std::string suffix : {"_gt", "_seg"})
     if (stem.size() > suffix.size() && stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0)
@@ -73,9 +69,9 @@ std::vector<fs::path> label_map_files(const fs::path& folder) {
 
 LabelMapFile read_label_map(const fs::path& path, const std::optional<std::vector<double>>& spacing) {
   const std::string source = path.string();
-  imaging::ReadOptions options;
+  ReadOptions options;
   options.to_gray = true;
-  const imaging::Image image = imaging::read_image(path, options);
+  const Image image = read_image(path, options);
   if (image.channels() != 1) throw InputError(source, "a label map must have one channel, found " +
                                                           std::to_string(image.channels()));
   std::vector<std::int64_t> shape(image.shape.begin() + 1, image.shape.end());
@@ -85,8 +81,8 @@ LabelMapFile read_label_map(const fs::path& path, const std::optional<std::vecto
     if (file_spacing.size() == 3) file_spacing.erase(file_spacing.begin());
   }
   LabelMapFile out;
-  const auto format = imaging::format_from_path(path);
-  out.spacing_from_file = format == imaging::ImageFormat::Nifti || format == imaging::ImageFormat::MetaImage;
+  const auto format = format_from_path(path);
+  out.spacing_from_file = format == ImageFormat::Nifti || format == ImageFormat::MetaImage;
   std::vector<double> used = file_spacing;
   if (spacing) {
     if (spacing->size() != shape.size())
@@ -94,7 +90,7 @@ LabelMapFile read_label_map(const fs::path& path, const std::optional<std::vecto
                        std::to_string(shape.size()) + " axes");
     used = *spacing;
   }
-  out.image = imaging::LabelImage(shape, used);
+  out.image = LabelImage(shape, used);
   for (std::size_t i = 0; i < image.data.size(); ++i) {
     const float v = image.data[i];
     if (!(v >= 0.0f && v <= 255.0f) || v != std::floor(v))
@@ -103,31 +99,6 @@ LabelMapFile read_label_map(const fs::path& path, const std::optional<std::vecto
   }
   out.image.validate(source);
   return out;
-}
-
-std::string view_in_name(const fs::path& path) {
-  static const std::regex pattern("(?:^|_)([24])ch(?:_|$)", std::regex::icase);
-  std::smatch m;
-  const std::string stem = stem_without_ending(path);
-  return std::regex_search(stem, m, pattern) ? m[1].str() + "CH" : std::string();
-}
-
-std::optional<std::vector<double>> spacing_from_sidecar(const fs::path& file, const std::string& view) {
-  const fs::path sidecar = file.parent_path() / "spacing.json";
-  if (view.empty() || !fs::exists(sidecar)) return std::nullopt;
-  const auto bytes = read_file(sidecar, 1 << 20);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-  } catch (const std::exception& e) {
-    throw InputError(sidecar.string(), std::string("invalid JSON: ") + e.what());
-  }
-  if (!j.is_object() || !j.contains(view)) return std::nullopt;
-  const auto& v = j[view];
-  if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number() || !(v[0].get<double>() > 0) ||
-      !(v[1].get<double>() > 0))
-    throw InputError(sidecar.string(), "\"" + view + "\" must be [row_mm, col_mm] with positive numbers");
-  return std::vector<double>{v[0].get<double>(), v[1].get<double>()};
 }
 
 std::vector<double> parse_spacing(const std::string& text, std::size_t min_count, std::size_t max_count) {
@@ -152,4 +123,4 @@ std::vector<double> parse_spacing(const std::string& text, std::size_t min_count
   return values;
 }
 
-}  // namespace medport::pipelines::clinical
+}  // namespace medport::imaging

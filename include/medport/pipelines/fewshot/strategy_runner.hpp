@@ -1,5 +1,5 @@
 #pragma once
-// Task embeddings for `medport fewshot`, by strategy:
+// Task embeddings of the few-shot pipeline, by strategy:
 //   one-shot  encode(support, masks)
 //   ensemble  per class k, sum_i w_ik encode(support_i, masks_i) (ensemble.hpp): mean (1/N, as
 //             context_ensemble), weighted (support mask sizes), confidence (the support whose
@@ -22,14 +22,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fewshot_settings.hpp"
 #include "medport/pipelines/fewshot/ensemble.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
 #include "medport/pipelines/fewshot/memory_bank_store.hpp"
 #include "medport/pipelines/fewshot/retrieval.hpp"
+#include "medport/pipelines/fewshot/settings.hpp"
 #include "medport/tensor.hpp"
 
-namespace medport::cli::fewshot {
+namespace medport::pipelines::fewshot {
 
 // Supports at the model's volume shape: images (N,1,D,H,W), masks (N,K,D,H,W).
 struct SupportSet {
@@ -46,7 +46,7 @@ struct Prediction {
 
 class StrategyRunner {
  public:
-  StrategyRunner(const pipelines::fewshot::IrisModel& model, const FewshotSettings& settings,
+  StrategyRunner(const IrisModel& model, const FewshotSettings& settings,
                  const std::filesystem::path& model_dir, const std::vector<std::int64_t>& classes,
                  std::optional<SupportSet> supports);
   // query (1,1,D,H,W); query_masks (1,K,D,H,W) when the user gave --query-mask.
@@ -65,7 +65,7 @@ class StrategyRunner {
   // gets one entry per class listing what was retrieved.
   Tensor retrieve_top_k(const Tensor& probes, nlohmann::json& report) const;
 
-  const pipelines::fewshot::IrisModel& model_;
+  const IrisModel& model_;
   const FewshotSettings& settings_;
   std::filesystem::path model_dir_;
   std::vector<std::int64_t> classes_;
@@ -73,19 +73,11 @@ class StrategyRunner {
   Tensor support_embeddings_;                  // (N,K,m+1,C), each support encoded on its own
   Tensor shared_embeddings_;                   // the query-independent embeddings (1,K,m+1,C)
   Tensor tuning_start_;                        // tune: the embeddings tuning starts from
-  pipelines::fewshot::SupportByClass ensemble_weights_;  // weighted ensemble: [support][class]
-  std::vector<pipelines::fewshot::RetrievalCandidate> candidates_;  // top-k: the bank's entries
+  SupportByClass ensemble_weights_;  // weighted ensemble: [support][class]
+  std::vector<RetrievalCandidate> candidates_;  // top-k: the bank's entries
   Tensor first_guess_embeddings_;              // top-k without supports: class prototypes
   nlohmann::json retrieval_report_;            // top-k with supports: what was retrieved
   nlohmann::json preparation_ = nlohmann::json::object();
 };
 
-// Class ids stored in a bank file (`class_<id>` members), ascending.
-std::vector<std::int64_t> bank_class_ids(const std::filesystem::path& bank_file);
-// The bank file a run reads: --bank, else MODEL_DIR/memory_bank.npz.
-std::filesystem::path bank_file_for(const FewshotSettings& settings, const std::filesystem::path& model_dir);
-// Everything in a bank file: a MemoryBankStore file (it has `momentum`) in full, or medport
-// convert's memory_bank.npz as prototypes only (one update each, `momentum` for the MemoryBank).
-pipelines::fewshot::BankContents read_bank_contents(const std::filesystem::path& bank_file, double momentum);
-
-}  // namespace medport::cli::fewshot
+}  // namespace medport::pipelines::fewshot

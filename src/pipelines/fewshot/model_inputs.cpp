@@ -1,4 +1,4 @@
-#include "fewshot_inputs.hpp"
+#include "medport/pipelines/fewshot/model_inputs.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include "medport/imaging/resample.hpp"
 #include "medport/util/file_io.hpp"
 
-namespace medport::cli::fewshot {
+namespace medport::pipelines::fewshot {
 namespace {
 
 namespace fs = std::filesystem;
@@ -137,7 +137,7 @@ std::vector<std::uint8_t> mask_channels_native(const LabelFile& mask, const std:
   return out;
 }
 
-pipelines::fewshot::Grid grid_of(const imaging::Image& image) {
+Grid grid_of(const imaging::Image& image) {
   const Shape s = image.spatial_shape();
   if (s.size() == 2) return {1, s[0], s[1]};
   return {s[0], s[1], s[2]};
@@ -175,4 +175,4 @@ void check_same_grid(const imaging::Image& image, const imaging::Image& mask) {
                                       shape_string(image.spatial_shape()));
 }
 
-}  // namespace medport::cli::fewshot
+}  // namespace medport::pipelines::fewshot

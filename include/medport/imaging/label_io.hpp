@@ -1,6 +1,7 @@
 #pragma once
-// Finding and reading label maps (ground truths `*_gt.*`, `medport segment` outputs `*_seg.*`)
-// for the clinical commands: echo-ef, evaluate and the phantom's own checks.
+// Finding and reading label maps (ground truths `*_gt.*`, segmentation outputs `*_seg.*`) as
+// integer images, for echo-ef, evaluate, the phantom's own checks and every pipeline that takes
+// a mask. Spacing given as text on the command line is parsed here too.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -8,10 +9,10 @@
 
 #include "medport/imaging/label_image.hpp"
 
-namespace medport::pipelines::clinical {
+namespace medport::imaging {
 
 struct LabelMapFile {
-  imaging::LabelImage image;
+  LabelImage image;
   bool spacing_from_file = false;  // NIfTI / MetaImage carry it; npy and PNG do not
 };
 
@@ -28,21 +29,13 @@ bool is_label_map_file(const std::filesystem::path& path);
 std::string stem_without_ending(const std::filesystem::path& path);
 
 // Case name for matching predictions with references: the stem without a trailing "_gt" or "_seg".
-std::string case_name(const std::filesystem::path& path);
+std::string matching_case_name(const std::filesystem::path& path);
 
 // Label-map files directly inside `folder`, sorted by name; when one case exists with several
 // endings, the first of .nii.gz .nii .mha .mhd .npy .png .tif .tiff .bmp is kept.
 std::vector<std::filesystem::path> label_map_files(const std::filesystem::path& folder);
 
-// The view a file name holds ("2CH" for "p_2CH_ED_gt.npy", "4CH" for "p_4ch_es_seg.png"), or "".
-std::string view_in_name(const std::filesystem::path& path);
-
-// Spacing (mm, row then column) of `view` from a `spacing.json` beside `file` ({"2CH": [r, c],
-// "4CH": [r, c]}, as `medport phantom` writes it); nullopt without that file or that view.
-// Throws InputError naming spacing.json when it is malformed.
-std::optional<std::vector<double>> spacing_from_sidecar(const std::filesystem::path& file, const std::string& view);
-
-// "0.3,0.3" -> {0.3, 0.3}; throws UsageError unless `count` positive numbers are given.
+// "0.3,0.3" -> {0.3, 0.3}; throws UsageError unless `min_count`..`max_count` positive numbers are given.
 std::vector<double> parse_spacing(const std::string& text, std::size_t min_count, std::size_t max_count);
 
-}  // namespace medport::pipelines::clinical
+}  // namespace medport::imaging

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-namespace medport::segment {
+namespace medport::pipelines::batch {
 
 class BatchProgress {
  public:
@@ -29,4 +29,4 @@ class BatchProgress {
 // "1m05s", "12.3s".
 std::string format_duration(double seconds);
 
-}  // namespace medport::segment
+}  // namespace medport::pipelines::batch

@@ -1,48 +1,21 @@
-#include "fewshot_strategy.hpp"
+#include "medport/pipelines/fewshot/strategy_runner.hpp"
 
 #include <algorithm>
-#include <chrono>
 
-#include "medport/checkpoint/npy.hpp"
+#include "medport/pipelines/fewshot/bank_files.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/fewshot/ensemble.hpp"
 #include "medport/pipelines/fewshot/memory_bank_store.hpp"
 #include "medport/pipelines/fewshot/tuning.hpp"
+#include "medport/util/stopwatch.hpp"
 
-namespace medport::cli::fewshot {
+namespace medport::pipelines::fewshot {
 namespace {
 
 namespace fs = std::filesystem;
-namespace fsl = pipelines::fewshot;
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-std::optional<std::int64_t> class_id_of_member(const std::string& name) {
-  if (name.rfind("class_", 0) != 0 || name.size() == 6) return std::nullopt;
-  std::int64_t id = 0;
-  for (char c : name.substr(6)) {
-    if (c < '0' || c > '9' || id > 1000000) return std::nullopt;
-    id = id * 10 + (c - '0');
-  }
-  return id;
-}
-
-// The prototypes of a bank file: medport convert's OUTDIR/memory_bank.npz or a MemoryBankStore
-// file (both keep class <id> as `class_<id>` (m+1,C)).
-fsl::MemoryBank load_bank(const fs::path& file, double momentum) {
-  if (!fs::exists(file))
-    throw InputError(file.string(), "no memory bank here (convert a training checkpoint with a memory_bank, or pass --bank)");
-  const auto npz = ckpt::NpzFile::open(file);
-  fsl::MemoryBank bank(momentum);
-  for (const auto& name : npz.names())
-    if (const auto id = class_id_of_member(name); id && *id != 0) bank.update(*id, npz.read(name).to(DType::F32));
-  if (bank.class_ids().empty()) throw InputError(file.string(), "holds no class_<id> prototypes");
-  return bank;
-}
-
-json weights_json(const fsl::SupportByClass& w) {
+json weights_json(const SupportByClass& w) {
   json out = json::array();
   for (const auto& per_support : w) out.push_back(per_support);
   return out;
@@ -50,44 +23,21 @@ json weights_json(const fsl::SupportByClass& w) {
 
 }  // namespace
 
-fs::path bank_file_for(const FewshotSettings& settings, const fs::path& model_dir) {
-  return settings.bank.empty() ? model_dir / "memory_bank.npz" : fs::path(settings.bank);
-}
-
-fsl::BankContents read_bank_contents(const fs::path& bank_file, double momentum) {
-  if (fs::exists(bank_file) && ckpt::NpzFile::open(bank_file).contains("momentum")) return fsl::read_bank_file(bank_file);
-  fsl::BankContents contents;
-  contents.bank = load_bank(bank_file, momentum);
-  for (auto id : contents.bank.class_ids()) contents.counts[id] = 1;
-  return contents;
-}
-
-std::vector<std::int64_t> bank_class_ids(const fs::path& bank_file) {
-  if (!fs::exists(bank_file))
-    throw InputError(bank_file.string(), "no memory bank here (convert a training checkpoint with a memory_bank, or pass --bank)");
-  const auto npz = ckpt::NpzFile::open(bank_file);
-  std::vector<std::int64_t> ids;
-  for (const auto& name : npz.names())
-    if (const auto id = class_id_of_member(name); id && *id != 0) ids.push_back(*id);
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
-StrategyRunner::StrategyRunner(const fsl::IrisModel& model, const FewshotSettings& settings, const fs::path& model_dir,
+StrategyRunner::StrategyRunner(const IrisModel& model, const FewshotSettings& settings, const fs::path& model_dir,
                                const std::vector<std::int64_t>& classes, std::optional<SupportSet> supports)
     : model_(model), settings_(settings), model_dir_(model_dir), classes_(classes), supports_(std::move(supports)) {
-  const auto start = Clock::now();
+  const Stopwatch start;
   if (supports_) encode_supports();
   if (settings_.update_bank) update_bank();
   const std::string& s = settings_.strategy;
   if (s == "one-shot") {
     shared_embeddings_ = support_embeddings_;
   } else if (s == "ensemble") {
-    const auto mode = fsl::parse_ensemble_mode(settings_.ensemble);
-    if (mode == fsl::EnsembleMode::Mean) shared_embeddings_ = fsl::mean_embeddings(support_embeddings_);
-    if (mode == fsl::EnsembleMode::Weighted) {
-      ensemble_weights_ = fsl::mask_size_weights(supports_->masks);
-      shared_embeddings_ = fsl::weighted_embeddings(support_embeddings_, ensemble_weights_);
+    const auto mode = parse_ensemble_mode(settings_.ensemble);
+    if (mode == EnsembleMode::Mean) shared_embeddings_ = mean_embeddings(support_embeddings_);
+    if (mode == EnsembleMode::Weighted) {
+      ensemble_weights_ = mask_size_weights(supports_->masks);
+      shared_embeddings_ = weighted_embeddings(support_embeddings_, ensemble_weights_);
     }
     // confidence: scored against each query in predict()
   } else if (s == "memory" && settings_.retrieval == "top-k") {
@@ -100,26 +50,26 @@ StrategyRunner::StrategyRunner(const fsl::IrisModel& model, const FewshotSetting
     tuning_start_ = supports_ ? mean_of_supports() : bank_embeddings();
     preparation_["tuning_start"] = supports_ ? "supports" : "memory bank";
   }
-  preparation_["encode_seconds"] = seconds_since(start);
+  preparation_["encode_seconds"] = start.seconds();
 }
 
 Tensor StrategyRunner::mean_of_supports() const {
-  return support_embeddings_.shape()[0] == 1 ? support_embeddings_ : fsl::mean_embeddings(support_embeddings_);
+  return support_embeddings_.shape()[0] == 1 ? support_embeddings_ : mean_embeddings(support_embeddings_);
 }
 
 void StrategyRunner::encode_supports() {
-  support_embeddings_ = fsl::stack_rows(fsl::encode_each_support(model_, supports_->images, supports_->masks));
+  support_embeddings_ = stack_rows(encode_each_support(model_, supports_->images, supports_->masks));
 }
 
 void StrategyRunner::update_bank() {
   const fs::path file = settings_.bank;  // validate() requires --bank with --update-bank
   const bool has_seed = fs::exists(model_dir_ / "memory_bank.npz");
   const bool seeded = has_seed && !fs::exists(file);  // for the report; the store decides under its lock
-  const auto store = has_seed ? fsl::MemoryBankStore::open_or_seed(file, model_dir_, model_.memory_momentum())
-                              : fsl::MemoryBankStore::open_or_create(file, model_.memory_momentum());
+  const auto store = has_seed ? MemoryBankStore::open_or_seed(file, model_dir_, model_.memory_momentum())
+                              : MemoryBankStore::open_or_create(file, model_.memory_momentum());
   const std::int64_t n = support_embeddings_.shape()[0];
   for (std::int64_t i = 0; i < n; ++i)
-    store.update(fsl::row_of(support_embeddings_, i), classes_, supports_->description[static_cast<std::size_t>(i)].value("image", ""));
+    store.update(row_of(support_embeddings_, i), classes_, supports_->description[static_cast<std::size_t>(i)].value("image", ""));
   preparation_["bank_updated"] = {{"file", file.string()}, {"supports_added", n}, {"seeded_from_model", seeded}};
 }
 
@@ -134,7 +84,7 @@ Tensor StrategyRunner::bank_embeddings() {
 void StrategyRunner::prepare_top_k() {
   const fs::path file = bank_file_for(settings_, model_dir_);
   const auto contents = read_bank_contents(file, model_.memory_momentum());
-  candidates_ = fsl::retrieval_candidates(contents);
+  candidates_ = retrieval_candidates(contents);
   preparation_["bank"] = file.string();
   preparation_["bank_class_ids"] = contents.bank.class_ids();
   preparation_["bank_examples"] = contents.examples.size();
@@ -151,13 +101,13 @@ Tensor StrategyRunner::retrieve_top_k(const Tensor& probes, json& report) const 
   std::vector<float> fused_all;
   Shape entry_shape;
   for (std::size_t k = 0; k < classes_.size(); ++k) {
-    const auto hits = fsl::top_k(fsl::class_slice(probes, static_cast<std::int64_t>(k)), candidates_,
+    const auto hits = top_k(class_slice(probes, static_cast<std::int64_t>(k)), candidates_,
                                  static_cast<std::size_t>(settings_.top_k), classes_[k]);
     if (hits.empty())
       throw InputError(bank_file_for(settings_, model_dir_).string(),
                        "holds nothing of class " + std::to_string(classes_[k]) + " to retrieve");
-    const auto weights = fsl::fusion_weights(hits, temperature);
-    const Tensor fused = fsl::fuse(hits, temperature);
+    const auto weights = fusion_weights(hits, temperature);
+    const Tensor fused = fuse(hits, temperature);
     entry_shape = fused.shape();
     const auto v = fused.to_f32();
     fused_all.insert(fused_all.end(), v.begin(), v.end());
@@ -177,7 +127,7 @@ Tensor StrategyRunner::retrieve_top_k(const Tensor& probes, json& report) const 
 
 Prediction StrategyRunner::predict(const Tensor& query, const std::optional<Tensor>& query_masks) const {
   Prediction p;
-  const auto start = Clock::now();
+  const Stopwatch start;
   const std::string& s = settings_.strategy;
   if (s == "ensemble") {
     p.details["ensemble"] = settings_.ensemble;
@@ -185,19 +135,19 @@ Prediction StrategyRunner::predict(const Tensor& query, const std::optional<Tens
   }
   if (s == "ensemble" && settings_.ensemble == "confidence") {
     // Each support alone predicts the query; the best-scoring one per class is kept.
-    fsl::SupportByClass scores;
+    SupportByClass scores;
     for (std::int64_t i = 0; i < support_embeddings_.shape()[0]; ++i)
-      scores.push_back(fsl::confidence_scores(model_.segment(query, fsl::row_of(support_embeddings_, i))));
-    const auto weights = fsl::keep_best(scores, 1);
-    p.logits = model_.segment(query, fsl::weighted_embeddings(support_embeddings_, weights));
+      scores.push_back(confidence_scores(model_.segment(query, row_of(support_embeddings_, i))));
+    const auto weights = keep_best(scores, 1);
+    p.logits = model_.segment(query, weighted_embeddings(support_embeddings_, weights));
     p.details["scores"] = weights_json(scores);
     p.details["weights"] = weights_json(weights);
   } else if (s == "tune") {
-    fsl::TuningOptions options;
+    TuningOptions options;
     options.steps = settings_.tune_steps;
     options.learning_rate = settings_.tune_lr;
     options.threshold = settings_.masks.threshold;
-    const auto result = fsl::tune_embeddings(model_, query, tuning_start_, query_masks, options);
+    const auto result = tune_embeddings(model_, query, tuning_start_, query_masks, options);
     p.logits = result.logits;
     p.details = {{"steps", settings_.tune_steps},
                  {"learning_rate", settings_.tune_lr},
@@ -208,7 +158,7 @@ Prediction StrategyRunner::predict(const Tensor& query, const std::optional<Tens
     json retrieved;
     const Tensor tokens =
         supports_ ? shared_embeddings_
-                  : retrieve_top_k(fsl::probe_from_prediction(model_, query, model_.segment(query, first_guess_embeddings_)),
+                  : retrieve_top_k(probe_from_prediction(model_, query, model_.segment(query, first_guess_embeddings_)),
                                    retrieved);
     p.logits = model_.segment(query, tokens);
     p.details["retrieval"] = {{"mode", "top-k"},
@@ -220,10 +170,10 @@ Prediction StrategyRunner::predict(const Tensor& query, const std::optional<Tens
     p.logits = model_.segment(query, shared_embeddings_);
     if (!ensemble_weights_.empty()) p.details["weights"] = weights_json(ensemble_weights_);
   }
-  p.predict_seconds = seconds_since(start);
+  p.predict_seconds = start.seconds();
   if (s == "memory") p.details["bank"] = preparation_.value("bank", "");
   if (preparation_.contains("bank_updated")) p.details["bank_updated"] = preparation_["bank_updated"];
   return p;
 }
 
-}  // namespace medport::cli::fewshot
+}  // namespace medport::pipelines::fewshot

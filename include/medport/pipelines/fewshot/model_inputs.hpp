@@ -1,5 +1,5 @@
 #pragma once
-// Images and masks of `medport fewshot` to and from the IRIS model's fixed volume_shape (D,H,W).
+// Images and masks of the few-shot pipeline to and from the IRIS model's fixed volume_shape (D,H,W).
 //  - 3D volumes (NIfTI, MetaImage, npy (Z,Y,X)) are resampled to (D,H,W): linear for images,
 //    nearest for masks.
 //  - 2D images (PNG/JPEG/BMP/TIFF, npy (Y,X); colour is converted to gray) are resampled to (H,W)
@@ -18,7 +18,7 @@
 #include "medport/pipelines/fewshot/outputs.hpp"
 #include "medport/tensor.hpp"
 
-namespace medport::cli::fewshot {
+namespace medport::pipelines::fewshot {
 
 struct ModelImage {
   imaging::Image original;  // as read: geometry, spacing, intensities for the montage
@@ -44,7 +44,7 @@ Tensor mask_channels_for_model(const LabelFile& mask, const std::vector<std::int
 std::vector<std::uint8_t> mask_channels_native(const LabelFile& mask, const std::vector<std::int64_t>& classes);
 
 // The grid of an image (depth 1 for 2D) and its spacing in the same axis order.
-pipelines::fewshot::Grid grid_of(const imaging::Image& image);
+Grid grid_of(const imaging::Image& image);
 
 // (K,D,H,W) probabilities at volume_shape -> (K, voxels of `query`'s grid).
 std::vector<float> probabilities_to_query(const std::vector<float>& probabilities, std::int64_t classes,
@@ -53,4 +53,4 @@ std::vector<float> probabilities_to_query(const std::vector<float>& probabilitie
 // The checks every pair of (image, mask) gets: same spatial shape.
 void check_same_grid(const imaging::Image& image, const imaging::Image& mask);
 
-}  // namespace medport::cli::fewshot
+}  // namespace medport::pipelines::fewshot
