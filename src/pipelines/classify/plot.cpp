@@ -35,6 +35,21 @@ void dashed(cv::Mat& img, cv::Point a, cv::Point b, const cv::Scalar& colour, do
 
 }  // namespace
 
+std::vector<std::uint8_t> rgb_png(const RgbImage& image) {
+  cv::Mat bgr(static_cast<int>(image.height), static_cast<int>(image.width), CV_8UC3);
+  const std::int64_t plane = image.height * image.width;
+  for (std::int64_t y = 0; y < image.height; ++y)
+    for (std::int64_t x = 0; x < image.width; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const float v = image.data[static_cast<std::size_t>(c * plane + y * image.width + x)];
+        bgr.at<cv::Vec3b>(static_cast<int>(y), static_cast<int>(x))[2 - c] =
+            static_cast<std::uint8_t>(std::clamp(std::lround(v), 0L, 255L));
+      }
+  std::vector<std::uint8_t> png;
+  cv::imencode(".png", bgr, png);
+  return png;
+}
+
 std::vector<std::uint8_t> probability_plot_png(const std::vector<const std::vector<FrameResult>*>& runs,
                                                const std::vector<std::string>& run_labels,
                                                const models::timm::ClassifierConfig& config, const std::string& title) {

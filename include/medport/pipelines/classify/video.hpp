@@ -46,6 +46,9 @@ using FrameHook = std::function<void(std::int64_t frame, const RgbImage& image)>
 VideoRun classify_video(const std::filesystem::path& video, std::span<const Classifier* const> models,
                         const VideoOptions& options, const FrameHook& on_frame = {});
 
+// PNG bytes of an 8-bit RGB image (debug frames).
+std::vector<std::uint8_t> rgb_png(const RgbImage& image);
+
 // PNG bytes: each class's probability over time (one colour per class); with two runs the second
 // is drawn dashed on the same axes ("model A solid, model B dashed").
 std::vector<std::uint8_t> probability_plot_png(const std::vector<const std::vector<FrameResult>*>& runs,
