@@ -1,5 +1,7 @@
 #include "medport/pipelines/classify/video.hpp"
 
+#include <cmath>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -13,6 +15,16 @@ int normalized_rotation(int degrees, const std::string& source) {
   const int d = ((degrees % 360) + 360) % 360;
   if (d % 90 != 0) throw InputError(source, "rotation " + std::to_string(degrees) + " is not a multiple of 90 degrees");
   return d;
+}
+
+// Clockwise degrees that display the frames upright. OpenCV reports FFmpeg's
+// av_display_rotation_get() of the stream's display matrix: the angle the matrix turns the
+// picture counterclockwise, so a container marked "rotate 90" (matrix 0 1 -1 0, what ffmpeg and
+// phones write for a 90-degree clockwise display) reads 270. OpenCV 4.6's own auto-rotation turns
+// such frames the wrong way; medport applies the display rotation itself.
+int display_rotation(const cv::VideoCapture& cap, const std::string& source) {
+  const int ccw = normalized_rotation(static_cast<int>(std::lround(cap.get(cv::CAP_PROP_ORIENTATION_META))), source);
+  return (360 - ccw) % 360;
 }
 
 void rotate(cv::Mat& frame, int degrees) {
@@ -50,7 +62,7 @@ VideoRun classify_video(const std::filesystem::path& video, std::span<const Clas
     info.rotation = normalized_rotation(*options.rotate, "--rotate");
     info.rotation_from = "--rotate";
   } else {
-    info.rotation = normalized_rotation(static_cast<int>(cap.get(cv::CAP_PROP_ORIENTATION_META)), source);
+    info.rotation = display_rotation(cap, source);
     info.rotation_from = "metadata";
   }
 
