@@ -162,7 +162,8 @@ int run_video(const ClassifyArgs& args, const Classifier& model, ResizeMode resi
     write_json(out / "frames.json",
                {{"model", args.model}, {"video", video_info_json(run.info)}, {"frames", frames_json(frames, model.config())}});
     const std::string stem = fs::path(args.video).filename().string();
-    write_bytes(out / "probabilities.png", probability_plot_png({&frames}, {args.model}, model.config(), stem));
+    const std::string name_a = fs::path(args.model).filename().string();
+    write_bytes(out / "probabilities.png", probability_plot_png({&frames}, {name_a}, model.config(), stem));
     if (comparison) {
       const auto& other = run.per_model[1];
       write_file_atomic(out / "frames_compare.csv", frames_csv(other, second->config()));
@@ -171,7 +172,7 @@ int run_video(const ClassifyArgs& args, const Classifier& model, ResizeMode resi
                                                {"frames", frames_json(other, second->config())}});
       write_json(out / "comparison.json", comparison_json(*comparison, args.model, args.compare));
       write_file_atomic(out / "comparison.csv", comparison_csv(*comparison));
-      write_bytes(out / "comparison.png", probability_plot_png({&frames, &other}, {args.model, args.compare},
+      write_bytes(out / "comparison.png", probability_plot_png({&frames, &other}, {name_a, fs::path(args.compare).filename().string()},
                                                                 model.config(), stem + ": both models"));
     }
     std::printf("wrote:     %s\n", out.string().c_str());

@@ -81,8 +81,8 @@ std::vector<std::uint8_t> probability_plot_png(const std::vector<const std::vect
   }
   cv::rectangle(img, {x0, y0}, {x1, y1}, black, 1);
   cv::putText(img, "time (s)", {(x0 + x1) / 2 - 30, kHeight - 15}, cv::FONT_HERSHEY_SIMPLEX, 0.5, black, 1, cv::LINE_AA);
-  cv::putText(img, "probability", {8, y0 - 15}, cv::FONT_HERSHEY_SIMPLEX, 0.5, black, 1, cv::LINE_AA);
-  cv::putText(img, title, {x0, 28}, cv::FONT_HERSHEY_SIMPLEX, 0.6, black, 1, cv::LINE_AA);
+  cv::putText(img, "probability", {8, y0 - 8}, cv::FONT_HERSHEY_SIMPLEX, 0.5, black, 1, cv::LINE_AA);
+  cv::putText(img, title, {x0 + 40, 22}, cv::FONT_HERSHEY_SIMPLEX, 0.6, black, 1, cv::LINE_AA);
 
   for (std::size_t r = 0; r < runs.size(); ++r) {
     for (std::int64_t k = 0; k < config.num_classes; ++k) {
