@@ -7,6 +7,7 @@
 #include <string>
 
 #include "medport/error.hpp"
+#include "medport/graph/blocks.hpp"
 #include "models/timm/networks.hpp"
 
 namespace medport::models::timm {
@@ -54,8 +55,7 @@ graph::Value attention(const Net& net, const graph::Value& x, const std::string&
   const graph::Value q = b.mul(b.gather(qkv, 0, 0, "q"), 1.0 / std::sqrt(static_cast<double>(head_dim)), "scale");
   const graph::Value k = b.gather(qkv, 1, 0, "k");
   const graph::Value v = b.gather(qkv, 2, 0, "v");
-  const graph::Value scores = b.matmul(q, b.transpose(k, {0, 1, 3, 2}, "k_t"), "scores");
-  graph::Value y = b.matmul(b.softmax(scores, -1, "attn"), v, "attend");
+  graph::Value y = graph::blocks::attend(b, q, b.transpose(k, {0, 1, 3, 2}, "k_t"), v);
   y = b.reshape(b.transpose(y, {0, 2, 1, 3}, "merge"), {0, -1, dim}, "merge_heads");
   return net.linear(y, p + ".proj");
 }
