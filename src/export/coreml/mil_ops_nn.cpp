@@ -89,8 +89,55 @@ std::vector<std::int64_t> ints_or(const MilTranslator& t, const std::string& nam
 
 std::int64_t norm_axis(std::int64_t axis, std::int64_t rank) { return axis < 0 ? axis + rank : axis; }
 
-void conv(MilTranslator& t, const Node&) {
+// A BatchNormalization with constant statistics that is the only reader of this Conv's output.
+const graph::Node* foldable_batch_norm(const MilTranslator& t, const Node& n) {
+  const auto& g = t.graph();
+  auto uses = g.uses.find(n.outputs[0]);
+  if (uses == g.uses.end() || uses->second.size() != 1 || g.is_graph_output(n.outputs[0])) return nullptr;
+  const graph::Node* bn = uses->second.front().first;
+  if (bn->op_type != "BatchNormalization" || uses->second.front().second != 0 || bn->outputs.size() != 1) return nullptr;
+  for (std::size_t i = 1; i < 5; ++i)
+    if (!g.is_constant(bn->inputs[i])) return nullptr;
+  if (!t.constant(1) || (t.has_input(2) && !t.constant(2))) return nullptr;
+  return bn;
+}
+
+// Conv followed by BatchNorm: W' = W * gamma / sqrt(var + eps), b' = (b - mean) * that + beta,
+// computed in float32 and rounded once (as Apple's converter folds them).
+void conv_with_batch_norm(MilTranslator& t, const Node& n, const graph::Node& bn, std::size_t spatial) {
+  const auto& g = t.graph();
+  const Tensor w = *t.constant(1);
+  const auto gamma = g.constant(bn.inputs[1])->to_f32(), beta = g.constant(bn.inputs[2])->to_f32();
+  const auto mean = g.constant(bn.inputs[3])->to_f32(), var = g.constant(bn.inputs[4])->to_f32();
+  const auto eps = static_cast<double>(bn.find_attribute("epsilon") ? bn.find_attribute("epsilon")->f : 1e-5f);
+  const auto out_channels = static_cast<std::size_t>(w.shape()[0]);
+  std::vector<float> weights = w.to_f32(), bias(out_channels, 0.0f);
+  if (t.has_input(2)) bias = t.constant(2)->to_f32();
+  const std::size_t per_channel = weights.size() / out_channels;
+  for (std::size_t c = 0; c < out_channels; ++c) {
+    const double scale = gamma[c] / std::sqrt(static_cast<double>(var[c]) + eps);
+    for (std::size_t k = 0; k < per_channel; ++k)
+      weights[c * per_channel + k] = static_cast<float>(weights[c * per_channel + k] * scale);
+    bias[c] = static_cast<float>((bias[c] - mean[c]) * scale + beta[c]);
+  }
+  const MilDType f = t.float_dtype();
+  Inputs ins{{"x", t.in(0)},
+             {"weight", t.b().floats(weights, w.shape(), f, n.inputs[1] + "_folded")},
+             {"bias", t.b().floats(bias, {static_cast<std::int64_t>(out_channels)}, f, n.name + "_folded_bias")}};
+  add_window(t, ins, spatial, true);
+  ins.emplace_back("groups", t.b().scalar_i(t.attr_i("group", 1), t.tmp("groups")));
+  // The folded conv produces the BatchNorm's output (named like it).
+  const MilVar y = t.b().op("conv", ins, t.b().fresh(bn.outputs[0]), f, t.out_shape());
+  t.set_out(y);
+  t.set_value(bn.outputs[0], y);
+}
+
+void conv(MilTranslator& t, const Node& n) {
   const std::size_t spatial = t.shape_of(0).size() - 2;
+  if (const graph::Node* bn = foldable_batch_norm(t, n); bn && t.float_dtype() == t.out_dtype()) {
+    conv_with_batch_norm(t, n, *bn, spatial);
+    return;
+  }
   Inputs ins{{"x", t.in(0)}, {"weight", t.in(1)}};
   const bool const_bias = t.has_input(2) && t.constant(2);
   if (const_bias) ins.emplace_back("bias", t.in(2));
@@ -157,7 +204,8 @@ void instance_norm(MilTranslator& t, const Node&) {
   t.emit("reshape", {{"x", normed}, {"shape", shape_var}});
 }
 
-void batch_norm(MilTranslator& t, const Node&) {
+void batch_norm(MilTranslator& t, const Node& n) {
+  if (t.has_value(n.outputs[0])) return;  // folded into the Conv before it
   for (std::size_t i = 1; i < 5; ++i)
     if (!t.constant(i)) t.unsupported("batch-norm statistics computed at run time");
   t.emit("batch_norm", {{"x", t.in(0)},
@@ -180,6 +228,18 @@ void layer_norm(MilTranslator& t, const Node&) {
   t.emit("layer_norm", ins);
 }
 
+// ceil_mode only matters when it changes the output size; with static shapes that is known.
+bool ceil_mode_matters(const MilTranslator& t, std::size_t spatial) {
+  if (t.attr_i("ceil_mode", 0) == 0) return false;
+  const auto in = t.shape_of(0), out = t.out_shape();
+  if (!fully_known(in) || !fully_known(out)) return true;
+  const auto k = t.attr_ints("kernel_shape"), s = ints_or(t, "strides", spatial, 1);
+  const auto p = mil_pads(t.attr_ints("pads"), spatial);
+  for (std::size_t i = 0; i < spatial; ++i)
+    if ((in[2 + i] + p[2 * i] + p[2 * i + 1] - k[i]) / s[i] + 1 != out[2 + i]) return true;
+  return false;
+}
+
 void pool(MilTranslator& t, const Node& n) {
   const std::size_t spatial = t.shape_of(0).size() - 2;
   check_auto_pad(t);
@@ -188,7 +248,7 @@ void pool(MilTranslator& t, const Node& n) {
              {"strides", t.b().ints(ints_or(t, "strides", spatial, 1), t.tmp("strides"))},
              {"pad_type", t.b().text("custom", t.tmp("pad_type"))},
              {"pad", t.b().ints(mil_pads(t.attr_ints("pads"), spatial), t.tmp("pad"))},
-             {"ceil_mode", t.b().scalar_b(t.attr_i("ceil_mode", 0) != 0, t.tmp("ceil_mode"))}};
+             {"ceil_mode", t.b().scalar_b(ceil_mode_matters(t, spatial), t.tmp("ceil_mode"))}};
   for (auto d : t.attr_ints("dilations"))
     if (d != 1) t.unsupported("pooling with dilations");
   if (n.op_type == "AveragePool") {

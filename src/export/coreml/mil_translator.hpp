@@ -52,6 +52,9 @@ class MilTranslator {
   // Output i is not materialized: its consumers read the node's input directly (a weight
   // transposed only for MatMul).
   void defer(std::size_t i = 0) { deferred_.insert(node_->outputs.at(i)); }
+  // Registers `value` (an output of a later node this node absorbs, e.g. a folded BatchNorm).
+  void set_value(const std::string& value, const MilVar& v) { vars_[value] = v; }
+  bool has_value(const std::string& value) const { return vars_.count(value) > 0; }
   // Registers output i; returns it.
   MilVar set_out(const MilVar& v, std::size_t i = 0);
   // Emits `type` with the given inputs producing output i with its static type.

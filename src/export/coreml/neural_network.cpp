@@ -263,8 +263,17 @@ class Lowering {
     const auto k = ints(op, "kernel_sizes"), s = ints(op, "strides");
     std::vector<std::int64_t> pad(2 * (xs.size() - 2), 0);
     if (text(op, "pad_type", "valid") == "custom") pad = ints(op, "pad");
-    if (has(op, "ceil_mode") && scalar(op, "ceil_mode", 0) != 0) unsupported("pooling with ceil_mode");
     const bool exclude = scalar(op, "exclude_padding_from_average", 0) != 0;
+    if (has(op, "ceil_mode") && scalar(op, "ceil_mode", 0) != 0) {
+      // ceil_mode: the last window reaches past the end; padding the end by what it needs gives the
+      // same windows (max ignores padding; an average must exclude it, as PyTorch's does then).
+      if (average && !exclude) unsupported("an average pooling with ceil_mode that counts padding");
+      const auto os = shape(out(op));
+      for (std::size_t i = 0; i + 2 < xs.size(); ++i) {
+        const std::int64_t need = (os[2 + i] - 1) * s[i] + k[i] - (xs[2 + i] + pad[2 * i] + pad[2 * i + 1]);
+        if (need > 0) pad[2 * i + 1] += need;
+      }
+    }
     if (xs.size() == 4) {
       auto* p = layer1("pooling", op, {x(op)}, 1)->mutable_pooling();
       p->set_type(average ? spec::PoolingLayerParams::AVERAGE : spec::PoolingLayerParams::MAX);
