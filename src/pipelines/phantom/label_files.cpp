@@ -86,7 +86,8 @@ LabelMapFile read_label_map(const fs::path& path, const std::optional<std::vecto
   }
   LabelMapFile out;
   const auto format = imaging::format_from_path(path);
-  out.spacing_from_file = format == imaging::ImageFormat::Nifti || format == imaging::ImageFormat::MetaImage;
+  out.spacing_from_file = format == imaging::ImageFormat::Nifti || format == imaging::ImageFormat::MetaImage ||
+                          format == imaging::ImageFormat::Dicom;
   std::vector<double> used = file_spacing;
   if (spacing) {
     if (spacing->size() != shape.size())
