@@ -58,17 +58,34 @@ std::string require_string(DcmItem& item, const DcmTagKey& tag, const std::strin
   return *value;
 }
 
+namespace {
+
+// One value of a numeric element, whatever its VR (US/UL/SS/SL/FL/FD binary, DS/IS text).
+bool number_at(DcmElement& element, unsigned long i, double& out) {
+  switch (element.ident()) {
+    case EVR_US: { Uint16 v = 0; if (element.getUint16(v, i).bad()) return false; out = v; return true; }
+    case EVR_UL: { Uint32 v = 0; if (element.getUint32(v, i).bad()) return false; out = v; return true; }
+    case EVR_SS: { Sint16 v = 0; if (element.getSint16(v, i).bad()) return false; out = v; return true; }
+    case EVR_SL: { Sint32 v = 0; if (element.getSint32(v, i).bad()) return false; out = v; return true; }
+    case EVR_FL: { Float32 v = 0; if (element.getFloat32(v, i).bad()) return false; out = v; return true; }
+    case EVR_FD:
+    case EVR_DS: { Float64 v = 0; if (element.getFloat64(v, i).bad()) return false; out = v; return true; }
+    case EVR_IS: { Sint32 v = 0; if (element.getSint32(v, i).bad()) return false; out = v; return true; }
+    default: return false;
+  }
+}
+
+}  // namespace
+
 std::vector<double> find_numbers(DcmItem& item, const DcmTagKey& tag, const std::string& file) {
   DcmElement* element = nullptr;
   if (item.findAndGetElement(tag, element).bad() || element == nullptr) return {};
   std::vector<double> values;
   const unsigned long n = element->getVM();
+  if (element->getLength() == 0) return values;
   for (unsigned long i = 0; i < n; ++i) {
-    Float64 v = 0;
-    if (element->getFloat64(v, i).bad()) {
-      // Integer-string and unsigned attributes answer getFloat64 too; anything else is malformed.
-      fail(file, tag, "value " + std::to_string(i + 1) + " is not a number");
-    }
+    double v = 0;
+    if (!number_at(*element, i, v)) fail(file, tag, "value " + std::to_string(i + 1) + " is not a number");
     if (!std::isfinite(v)) fail(file, tag, "value " + std::to_string(i + 1) + " is not finite");
     values.push_back(v);
   }
