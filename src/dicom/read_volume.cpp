@@ -333,6 +333,14 @@ Volume read_volume(const fs::path& file_or_folder, const Selection& selection) {
   return v;
 }
 
+StudyInfo study_info(const fs::path& file) {
+  if (!is_dicom_file(file)) throw InputError(file.string(), "not a DICOM file (no DICM magic at offset 128)");
+  DcmFileFormat format;
+  load_file(format, file.string(), true);
+  DcmDataset& ds = *format.getDataset();
+  return {find_string(ds, DCM_PatientID).value_or(""), require_string(ds, DCM_StudyInstanceUID, file.string())};
+}
+
 std::vector<SeriesInfo> list_series(const fs::path& folder) {
   register_codecs();
   std::vector<SeriesInfo> out;

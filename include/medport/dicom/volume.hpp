@@ -79,6 +79,12 @@ bool is_dicom_folder(const std::filesystem::path& path);
 
 Volume read_volume(const std::filesystem::path& file_or_folder, const Selection& selection = {});
 
+// Patient and study of one instance (header only).
+struct StudyInfo {
+  std::string patient_id, study_uid;
+};
+StudyInfo study_info(const std::filesystem::path& file);
+
 // Series found below a folder (for listing and error messages).
 struct SeriesInfo {
   std::string series_uid, modality, description;
