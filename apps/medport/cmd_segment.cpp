@@ -9,7 +9,9 @@
 #include <mutex>
 
 #include "command.hpp"
+#include "dicom_flags.hpp"
 #include "medport/error.hpp"
+#include "medport/pipelines/batch/shard.hpp"
 #include "medport/pipelines/phantom/label_files.hpp"
 #include "medport/pipelines/segment/batch_runner.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
@@ -40,6 +42,8 @@ struct SegmentArgs {
   int workers = 1;
   int tile_batch = 1;
   std::string provider = "cpu";
+  std::string shard;
+  medport::cli::DicomFlags dicom;
 };
 
 int run(const SegmentArgs& args) {
@@ -51,7 +55,13 @@ int run(const SegmentArgs& args) {
   models.push_back(segment::load_model(args.model, session_options));
   for (const auto& extra : args.models) models.push_back(segment::load_model(extra, session_options));
   std::vector<fs::path> input_paths(args.inputs.begin(), args.inputs.end());
-  const auto cases = segment::collect_cases(input_paths, args.preprocessed, models.front().info.file_ending);
+  auto cases = segment::collect_cases(input_paths, args.preprocessed, models.front().info.file_ending);
+  if (!args.shard.empty()) {
+    const auto shard = pipelines::batch::parse_shard(args.shard);
+    const std::size_t all = cases.size();
+    cases = pipelines::batch::select_shard(cases, shard, [](const segment::CaseInput& c) { return c.name; });
+    std::fprintf(stderr, "shard %s: %zu of %zu case(s)\n", args.shard.c_str(), cases.size(), all);
+  }
   for (const auto& m : models)
     if (m.info.has_regions != models.front().info.has_regions ||
         m.info.regions_class_order != models.front().info.regions_class_order)
@@ -69,6 +79,7 @@ int run(const SegmentArgs& args) {
     if (args.preprocessed) throw UsageError("--spacing applies to raw images, not to --preprocessed arrays");
     options.read.spacing = pipelines::clinical::parse_spacing(args.spacing, 2, 3);
   }
+  options.read.dicom = cli::dicom_selection(args.dicom);
   // A 3-axis .npy for a multi-channel 2D model is (C, H, W); for one channel it stays (Z, H, W).
   options.read.npy_channels_first = models.front().info.spatial_dims == 2 && models.front().info.input_channels > 1;
   options.predictor.mirror = !args.no_tta;
@@ -147,6 +158,9 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--workers", args->workers, "Run calls in flight at once, sharing one session")->check(CLI::Range(1, 64));
   cmd->add_option("--tile-batch", args->tile_batch, "network inputs (tiles x mirror variants) per Run call")->check(CLI::Range(1, 256));
   cmd->add_option("--provider", args->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--shard", args->shard,
+                  "process only shard I of N (I/N, 0 <= I < N): the cases whose name hashes (FNV-1a) to I mod N");
+  medport::cli::add_dicom_flags(*cmd, args->dicom);
   return [args] { return run(*args); };
 }
 
