@@ -83,7 +83,8 @@ TEST(ShardCli, ThreeShardsWriteTheFilesOfOneRun) {
   ASSERT_EQ(full_names, sharded_names);
   EXPECT_EQ(full_names.size(), images.size() * 3);  // label map, overlay, summary per case
   for (const auto& [name, content] : full) {
-    if (name.ends_with(".png")) EXPECT_EQ(content, sharded.at(name)) << name;  // label maps and overlays
+    if (!name.ends_with(".png")) continue;  // summaries hold timings; label maps and overlays must match
+    EXPECT_EQ(content, sharded.at(name)) << name;
   }
 
   // Resumable per shard: a second run of shard 1 finds its cases done.
