@@ -21,6 +21,7 @@
 #include "fewshot_strategy.hpp"
 #include "medport/error.hpp"
 #include "medport/imaging/image_io.hpp"
+#include "medport/models/sidecar.hpp"
 #include "medport/pipelines/fewshot/prototype_plot.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
 #include "medport/pipelines/segment/progress.hpp"
@@ -91,23 +92,19 @@ FewshotSettings settings_from(const FewshotArgs& a) {
 }
 
 medport::Shape read_volume_shape(const fs::path& model_dir) {
-  const fs::path sidecar = model_dir / "iris.medport.json";
-  const auto bytes = medport::read_file(sidecar, std::size_t{16} << 20);
-  const auto j = json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()), nullptr, false);
-  if (j.is_discarded()) throw medport::InputError(sidecar.string(), "not valid JSON");
-  const json shape = j.is_object() && j.contains("iris") && j["iris"].is_object() && j["iris"].contains("volume_shape")
-                         ? j["iris"]["volume_shape"]
-                         : json();
+  const std::string sidecar = medport::models::sidecar_path_for(model_dir).string();
+  const auto section = medport::models::read_sidecar(model_dir, "iris").family_section;
+  const auto shape = section.contains("volume_shape") ? section["volume_shape"] : nlohmann::ordered_json();
   if (!shape.is_array() || shape.size() != 3)
-    throw medport::InputError(sidecar.string(), "has no iris.volume_shape (D, H, W); re-run medport convert");
+    throw medport::InputError(sidecar, "has no iris.volume_shape (D, H, W); re-run medport convert");
   medport::Shape out;
   for (const auto& v : shape) {
     if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 4096)
-      throw medport::InputError(sidecar.string(), "iris.volume_shape must hold three sizes in 1..4096");
+      throw medport::InputError(sidecar, "iris.volume_shape must hold three sizes in 1..4096");
     out.push_back(v.get<std::int64_t>());
   }
   if (medport::shape_numel(out) > (std::int64_t{1} << 27))
-    throw medport::InputError(sidecar.string(), "iris.volume_shape " + medport::shape_string(out) + " is implausibly large");
+    throw medport::InputError(sidecar, "iris.volume_shape " + medport::shape_string(out) + " is implausibly large");
   return out;
 }
 
@@ -311,7 +308,7 @@ medport::cli::Runner setup(CLI::App& root) {
   auto* cmd = root.add_subcommand("fewshot", "IRIS few-shot segmentation of queries from labelled support images (MODEL_DIR from medport convert)");
   std::vector<std::pair<std::string, CLI::Option*>> tracked;
   auto track = [&](const std::string& name, CLI::Option* o) { tracked.emplace_back(name, o); };
-  cmd->add_option("model_dir", args->model_dir, "converted IRIS folder (encode_support.onnx, forward.onnx, iris.medport.json)")->required();
+  cmd->add_option("model_dir", args->model_dir, "converted IRIS folder (encode_support.onnx, forward.onnx, medport.json)")->required();
   cmd->add_option("--support", args->supports, "support image (NIfTI/npy volume or 2D PNG); repeat for several");
   cmd->add_option("--support-mask", args->support_masks, "label mask of the support before it (values 1..K: one channel per class)");
   cmd->add_option("--query", args->queries, "image to segment; may be repeated");

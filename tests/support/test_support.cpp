@@ -85,4 +85,19 @@ CommandResult run_medport(const std::vector<std::string>& args) {
   return run_program(argv);
 }
 
+nlohmann::json sidecar_envelope(const std::string& family, const nlohmann::json& section, const std::string& file) {
+  return {{"schema", "medport.sidecar"},
+          {"schema_version", 2},
+          {"family", family},
+          {"variant", "test"},
+          {"medport_version", "test"},
+          {"format", "onnx"},
+          {"precision", "fp32"},
+          {"opset", 17},
+          {"checkpoint", {{"path", "none"}, {"sha256", ""}}},
+          {"graphs", {{{"name", "model"}, {"file", file}, {"precision", "fp32"}, {"inputs", nlohmann::json::array()},
+                       {"outputs", nlohmann::json::array()}}}},
+          {family, section}};
+}
+
 }  // namespace medport::testing

@@ -146,7 +146,7 @@ graph::Graph build_graph(const Architecture& arch, const Weights& weights, const
     const std::string tag = j == 0 ? "" : "ds" + std::to_string(j) + "_";
     b.output(head, names[j], io_dims(arch, arch.num_classes, tag));
   }
-  b.set_metadata("medport.family", "nnunet-v2");
+  b.set_metadata("medport.family", "nnunet");
   b.set_metadata("medport.network_class", arch.class_short_name());
   return std::move(b).finish();
 }
