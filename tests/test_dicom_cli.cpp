@@ -103,3 +103,36 @@ TEST_F(EchoExports, SrNeedsItsDicomSource) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SegmentFhir, VolumesBundleValidates) {
+  if (!fs::exists(MEDPORT_CLI)) GTEST_SKIP() << "medport binary not built";
+  TempDir dir;
+  const auto onnx = dir / "phantom2d.onnx";
+  auto r = run_medport({"convert", (source_dir() / "models" / "phantom2d").string(), "-o", onnx.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_medport({"phantom", "-o", (dir / "ph").string(), "--patients", "1", "--seed", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto bundle = dir / "seg.fhir.json";
+  r = run_medport({"segment", onnx.string(), (dir / "ph" / "phantom0001" / "phantom0001_2CH_ED.png").string(), "-o",
+                   (dir / "out").string(), "--spacing", "0.3,0.3", "--fhir", bundle.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto summary = read_json(dir / "out" / "phantom0001_2CH_ED.json");
+  const auto b = read_json(bundle);
+  std::map<std::string, double> areas;
+  for (const auto& e : b["entry"])
+    if (e["resource"]["resourceType"] == "Observation") {
+      const auto& o = e["resource"];
+      EXPECT_EQ(o["valueQuantity"]["code"], "mm2");
+      areas[o["code"]["text"].get<std::string>()] = o["valueQuantity"]["value"].get<double>();
+      if (o["code"]["text"] == "Segmented area of LV") EXPECT_EQ(o["bodySite"]["coding"][0]["code"], "87878005");
+    }
+  for (const auto& l : summary["labels"])
+    EXPECT_DOUBLE_EQ(areas.at("Segmented area of " + l["name"].get<std::string>()), l["area_mm2"].get<double>());
+  if (validator_jars().empty()) GTEST_SKIP() << "HL7 FHIR validator not fetched (tools/fhir-validator/fetch.sh)";
+  const auto v = validate_fhir(bundle);
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+}  // namespace

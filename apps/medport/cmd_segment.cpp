@@ -10,6 +10,7 @@
 
 #include "command.hpp"
 #include "dicom_flags.hpp"
+#include "segment_fhir.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/batch/shard.hpp"
 #include "medport/pipelines/phantom/label_files.hpp"
@@ -43,6 +44,7 @@ struct SegmentArgs {
   int tile_batch = 1;
   std::string provider = "cpu";
   std::string shard;
+  std::string fhir;
   medport::cli::DicomFlags dicom;
 };
 
@@ -127,6 +129,12 @@ int run(const SegmentArgs& args) {
   if (ok > 0) std::fprintf(stderr, " (%.2f s per case)", busy_seconds / static_cast<double>(ok));
   std::fprintf(stderr, " -> %s\n", options.output_dir.c_str());
   for (const auto& f : failures) std::fprintf(stderr, "  failed: %s\n", f.c_str());
+  if (!args.fhir.empty()) {
+    std::vector<std::string> names;
+    for (const auto& c : cases) names.push_back(c.name);
+    const auto n = cli::write_segmentation_fhir(args.fhir, options.output_dir, names);
+    std::fprintf(stderr, "FHIR Bundle (%zu case(s)) -> %s\n", n, args.fhir.c_str());
+  }
   return failed == 0 ? 0 : 3;
 }
 
@@ -160,6 +168,8 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--provider", args->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--shard", args->shard,
                   "process only shard I of N (I/N, 0 <= I < N): the cases whose name hashes (FNV-1a) to I mod N");
+  cmd->add_option("--fhir", args->fhir,
+                  "also write a FHIR R4 Bundle with each case's label volumes (mL) or areas (mm2)");
   medport::cli::add_dicom_flags(*cmd, args->dicom);
   return [args] { return run(*args); };
 }
