@@ -249,6 +249,12 @@ TEST(DicomErrors, NameTheFileAndTheAttribute) {
   message = input_error_of([&] { imaging::read_image(dir.path() / "short.dcm"); });
   EXPECT_NE(message.find("PixelData"), std::string::npos) << message;
 
+  data::write_cine(dir.path() / "bomb.dcm", data::echo_cine_spec(2, 8, 10), data::Encoding::Rle);
+  data::set_attribute(dir.path() / "bomb.dcm", 0x0028, 0x0008, "2000000");  // 2e6 frames of 8x10x... claimed
+  data::set_attribute(dir.path() / "bomb.dcm", 0x0028, 0x0010, "65535");
+  message = input_error_of([&] { imaging::read_image(dir.path() / "bomb.dcm"); });
+  EXPECT_NE(message.find("8 GiB"), std::string::npos) << message;
+
   {
     std::ofstream fake(dir.path() / "fake.dcm");
     fake << "not dicom at all";

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "dicom_test_data.hpp"
+#include "seg_readback.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/dicom/seg_writer.hpp"
 #include "medport/error.hpp"
@@ -41,23 +42,6 @@ std::vector<std::uint8_t> pattern(std::int64_t depth, std::int64_t rows, std::in
   return labels;
 }
 
-const char* kReadBack = R"PY(
-import sys, numpy as np, pydicom, highdicom as hd
-seg = hd.seg.Segmentation.from_dataset(pydicom.dcmread(sys.argv[1]))
-expected = np.load(sys.argv[2])
-uids = sys.argv[3].split(",")
-frames = [int(f) for f in sys.argv[4].split(",")] if sys.argv[4] else []
-if frames:
-    got = seg.get_pixels_by_source_frame(uids[0], frames, combine_segments=True, relabel=False)
-else:
-    got = seg.get_pixels_by_source_instance(uids, combine_segments=True, relabel=False)
-names = [seg.get_segment_description(n).segment_label for n in seg.segment_numbers]
-types = [seg.get_segment_description(n).segmented_property_type.value for n in seg.segment_numbers]
-print("labels", names, types)
-assert got.shape == expected.shape, (got.shape, expected.shape)
-assert (got == expected).all(), int((got != expected).sum())
-print("OK")
-)PY";
 
 std::vector<dicom::SegmentInfo> camus_segments() { return {{1, "LV"}, {2, "MYO"}, {3, "LA"}}; }
 
@@ -79,7 +63,7 @@ TEST(DicomSeg, ObliqueSeriesValidatesAndReadsBack) {
                        Tensor::from_bytes(DType::U8, {spec.depth, spec.rows, spec.columns}, std::as_bytes(std::span(labels))));
   std::string uids;
   for (const auto& s : image.geometry.dicom->slices) uids += (uids.empty() ? "" : ",") + s.sop_instance_uid;
-  MEDPORT_RUN_PYTHON_OR_SKIP(r, kReadBack, seg_file.string(), (dir.path() / "labels.npy").string(), uids, "");
+  MEDPORT_RUN_PYTHON_OR_SKIP(r, data::kSegReadBack, seg_file.string(), (dir.path() / "labels.npy").string(), uids, "");
   EXPECT_NE(r.out.find("OK"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("87878005"), std::string::npos) << r.out;
 }
@@ -101,7 +85,7 @@ TEST(DicomSeg, CineFramesValidateAndReadBack) {
   EXPECT_TRUE(errors.empty()) << report;
   ckpt::write_npy_file(dir.path() / "labels.npy",
                        Tensor::from_bytes(DType::U8, {2, spec.rows, spec.columns}, std::as_bytes(std::span(labels))));
-  MEDPORT_RUN_PYTHON_OR_SKIP(r, kReadBack, seg_file.string(), (dir.path() / "labels.npy").string(),
+  MEDPORT_RUN_PYTHON_OR_SKIP(r, data::kSegReadBack, seg_file.string(), (dir.path() / "labels.npy").string(),
                              image.geometry.dicom->slices[0].sop_instance_uid, "2,5");
   EXPECT_NE(r.out.find("OK"), std::string::npos) << r.out;
 }

@@ -93,6 +93,12 @@ PixelFormat read_pixel_format(DcmItem& dataset, const std::string& file) {
     fail(file, DCM_PhotometricInterpretation,
          "unsupported value '" + f.photometric + "' (MONOCHROME1, MONOCHROME2, RGB, YBR_FULL, YBR_FULL_422)");
   }
+  // A header can claim any size; decoders would allocate it before noticing the data is short.
+  constexpr double kMaxPixelBytes = 8.0 * 1024 * 1024 * 1024;
+  if (static_cast<double>(f.rows) * static_cast<double>(f.columns) * static_cast<double>(f.samples) *
+          static_cast<double>(f.bits_allocated / 8) * static_cast<double>(f.frames) > kMaxPixelBytes)
+    fail(file, DCM_NumberOfFrames, std::to_string(f.frames) + " frame(s) of " + std::to_string(f.rows) + "x" +
+                                       std::to_string(f.columns) + " exceed the 8 GiB pixel data limit");
   if (is_monochrome(f.photometric)) {
     const auto slope = find_numbers(dataset, DCM_RescaleSlope, file);
     const auto intercept = find_numbers(dataset, DCM_RescaleIntercept, file);
