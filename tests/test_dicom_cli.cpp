@@ -2,11 +2,13 @@
 // HL7 FHIR validator), DICOM flags, and exit codes for bad DICOM input.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "dicom_test_data.hpp"
+#include "medport/imaging/image_io.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -126,13 +128,59 @@ TEST(SegmentFhir, VolumesBundleValidates) {
       const auto& o = e["resource"];
       EXPECT_EQ(o["valueQuantity"]["code"], "mm2");
       areas[o["code"]["text"].get<std::string>()] = o["valueQuantity"]["value"].get<double>();
-      if (o["code"]["text"] == "Segmented area of LV") EXPECT_EQ(o["bodySite"]["coding"][0]["code"], "87878005");
+      if (o["code"]["text"] == "Segmented area of LV") {
+        EXPECT_EQ(o["bodySite"]["coding"][0]["code"], "87878005");
+      }
     }
   for (const auto& l : summary["labels"])
     EXPECT_DOUBLE_EQ(areas.at("Segmented area of " + l["name"].get<std::string>()), l["area_mm2"].get<double>());
   if (validator_jars().empty()) GTEST_SKIP() << "HL7 FHIR validator not fetched (tools/fhir-validator/fetch.sh)";
   const auto v = validate_fhir(bundle);
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+}  // namespace
+
+namespace {
+
+// echo-ef reads masks through the same image layer: DICOM masks (spacing from the ultrasound
+// regions) give the EF of the same masks as npy with the spacing given.
+TEST(EchoEfDicom, DicomMasksGiveTheSameVolumes) {
+  TempDir dir;
+  ASSERT_EQ(run_medport({"phantom", "-o", (dir / "ph").string(), "--patients", "1", "--seed", "9"}).exit_code, 0);
+  const auto patient = dir / "ph" / "phantom0001";
+  std::vector<std::string> dicom_args{"echo-ef"}, npy_args{"echo-ef", "--json", (dir / "npy.json").string()};
+  for (const std::string view : {"2CH", "4CH"}) {
+    const auto spacing = read_json(patient / "spacing.json")[view];
+    for (const std::string phase : {"ED", "ES"}) {
+      const auto npy = patient / ("phantom0001_" + view + "_" + phase + "_gt.npy");
+      const auto mask = medport::imaging::read_image(npy);
+      auto spec = data::echo_cine_spec(1, static_cast<int>(mask.shape[1]), static_cast<int>(mask.shape[2]));
+      spec.pixels.assign(mask.data.begin(), mask.data.end());
+      spec.delta_y_cm = spacing[0].get<double>() / 10.0;
+      spec.delta_x_cm = spacing[1].get<double>() / 10.0;
+      const auto file = dir / (view + "_" + phase + ".dcm");
+      data::write_cine(file, spec);
+      const std::string flag = std::string("--a") + view[0] + "c-" + (phase == "ED" ? "ed" : "es");
+      dicom_args.insert(dicom_args.end(), {flag, file.string()});
+      npy_args.insert(npy_args.end(), {flag, npy.string()});
+      if (phase == "ED") {
+        char text[80];
+        std::snprintf(text, sizeof text, "%.17g,%.17g", spacing[0].get<double>(), spacing[1].get<double>());
+        npy_args.insert(npy_args.end(), {std::string("--spacing-a") + view[0] + "c", text});
+      }
+    }
+  }
+  dicom_args.insert(dicom_args.end(), {"--json", (dir / "dicom.json").string()});
+  auto r = run_medport(dicom_args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_medport(npy_args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto a = read_json(dir / "dicom.json"), b = read_json(dir / "npy.json");
+  EXPECT_EQ(a["EDV_mL"], b["EDV_mL"]);
+  EXPECT_EQ(a["ESV_mL"], b["ESV_mL"]);
+  EXPECT_NEAR(a["EF_percent"].get<double>(), b["EF_percent"].get<double>(), 1e-9);
+  EXPECT_NEAR(a["EDV_mL_unrounded"].get<double>(), b["EDV_mL_unrounded"].get<double>(), 1e-3);
 }
 
 }  // namespace
