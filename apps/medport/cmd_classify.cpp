@@ -16,7 +16,7 @@
 #include "medport/pipelines/classify/classifier.hpp"
 #include "medport/pipelines/classify/results.hpp"
 #include "medport/pipelines/classify/video.hpp"
-#include "medport/pipelines/segment/progress.hpp"
+#include "medport/pipelines/batch/progress.hpp"
 #include "medport/util/file_io.hpp"
 
 namespace {
@@ -68,7 +68,7 @@ int run_images(const ClassifyArgs& args, const Classifier& model, ResizeMode res
   const TransformSettings transform = model.transform(resize, CropAnchor::Center);
   const fs::path out = args.output;
   if (!out.empty()) fs::create_directories(out);
-  segment::BatchProgress progress(inputs.size(), !out.empty() && isatty(STDERR_FILENO));
+  pipelines::batch::BatchProgress progress(inputs.size(), !out.empty() && isatty(STDERR_FILENO));
   std::vector<ImageResult> results;
   std::size_t failed = 0;
   for (const auto& in : inputs) {
