@@ -45,6 +45,7 @@ struct SegmentArgs {
   std::string provider = "cpu";
   std::string shard;
   std::string fhir;
+  bool dicom_seg = false;
   medport::cli::DicomFlags dicom;
 };
 
@@ -82,6 +83,7 @@ int run(const SegmentArgs& args) {
     options.read.spacing = imaging::parse_spacing(args.spacing, 2, 3);
   }
   options.read.dicom = cli::dicom_selection(args.dicom);
+  options.dicom_seg = args.dicom_seg;
   // A 3-axis .npy for a multi-channel 2D model is (C, H, W); for one channel it stays (Z, H, W).
   options.read.npy_channels_first = models.front().info.spatial_dims == 2 && models.front().info.input_channels > 1;
   options.predictor.mirror = !args.no_tta;
@@ -154,7 +156,7 @@ medport::cli::Runner setup(CLI::App& root) {
   auto* cmd = root.add_subcommand(
       "segment", "nnU-Net sliding-window segmentation of images or folders with a converted model (MODEL.medport.json beside it)");
   cmd->add_option("model", args->model, "converted model (.onnx; its sidecar MODEL.medport.json next to it)")->required();
-  cmd->add_option("inputs", args->inputs, "input images (NIfTI, MetaImage, PNG/JPEG/TIFF, npy) or folders of nnU-Net cases <case>_XXXX<file_ending>; with --preprocessed, .npy files or folders of them")->required();
+  cmd->add_option("inputs", args->inputs, "input images (NIfTI, MetaImage, PNG/JPEG/TIFF, npy, DICOM files and cines), DICOM series folders or folders of nnU-Net cases <case>_XXXX<file_ending>; with --preprocessed, .npy files or folders of them")->required();
   cmd->add_option("-o,--output", args->output_dir, "output folder")->required();
   cmd->add_option("--ensemble", args->models, "further models (e.g. other folds) whose logits are averaged");
   cmd->add_flag("--preprocessed", args->preprocessed, "inputs are (C, *spatial) arrays already normalized and at target spacing");
@@ -179,6 +181,8 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--provider", args->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--shard", args->shard,
                   "process only shard I of N (I/N, 0 <= I < N): the cases whose name hashes (FNV-1a) to I mod N");
+  cmd->add_flag("--dicom-seg", args->dicom_seg,
+                "DICOM inputs: also write <case>_seg.dcm, a DICOM SEG with one coded segment per label (docs/DICOM.md)");
   cmd->add_option("--fhir", args->fhir,
                   "also write a FHIR R4 Bundle with each case's label volumes (mL) or areas (mm2)");
   medport::cli::add_dicom_flags(*cmd, args->dicom);

@@ -4,7 +4,7 @@
 
 #include "medport/error.hpp"
 #include "medport/fhir/bundle.hpp"
-#include "medport/pipelines/segment/case_runner.hpp"
+#include "medport/pipelines/batch/cases.hpp"
 #include "medport/util/file_io.hpp"
 #include "medport/version.hpp"
 
@@ -15,7 +15,7 @@ std::size_t write_segmentation_fhir(const std::filesystem::path& out, const std:
   std::vector<fhir::CaseVolumes> cases;
   fhir::DeviceInfo device{std::string(kVersion), "", ""};
   for (const auto& name : case_names) {
-    const auto path = segment::summary_path(output_dir, name);
+    const auto path = pipelines::batch::done_marker(output_dir, name);
     if (!std::filesystem::exists(path)) continue;
     const auto bytes = read_file(path, std::size_t{64} << 20);
     const auto summary = nlohmann::json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()),

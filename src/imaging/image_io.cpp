@@ -94,6 +94,10 @@ void write_label_map(const std::filesystem::path& path, const LabelImage& labels
   }
 }
 
+std::string label_map_ending(const Image& image, const std::filesystem::path& input) {
+  return image.geometry.format == ImageFormat::Dicom ? ".nii.gz" : file_ending(input);
+}
+
 std::vector<ImageCase> group_cases(const std::filesystem::path& folder, const std::string& ending) {
   std::error_code ec;
   if (!std::filesystem::is_directory(folder, ec)) throw InputError(folder.string(), "is not a folder");

@@ -55,6 +55,10 @@ Image read_channels(const std::vector<std::filesystem::path>& files, const ReadO
 // leading 1). Written atomically.
 void write_label_map(const std::filesystem::path& path, const LabelImage& labels, const Image& reference);
 
+// The ending a label map of `image` (read from `input`) is written with: the input's own
+// (file_ending), or ".nii.gz" for DICOM, which has no single-file label format of its own.
+std::string label_map_ending(const Image& image, const std::filesystem::path& input);
+
 // nnU-Net's case convention: files `<case>_<XXXX><ending>` in `folder` grouped by case,
 // channels ordered by XXXX. Cases sorted by identifier. Files with other endings are ignored.
 // Throws InputError when a case misses a channel or channel counts differ between cases.
