@@ -3,7 +3,6 @@
 // two or more processes updating one bank at once losing no update.
 #include <gtest/gtest.h>
 
-#include <pwd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 
 #include "medport/error.hpp"
 #include "medport/pipelines/fewshot/bank_backend.hpp"
+#include "postgres_server.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -20,87 +20,6 @@ namespace fs = std::filesystem;
 namespace fewshot = medport::pipelines::fewshot;
 using medport::Tensor;
 using medport::testing::run_program;
-
-fs::path postgres_bin(const std::string& tool) {
-  for (const char* dir : {"/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin",
-                          "/usr/lib/postgresql/14/bin", "/usr/local/bin", "/usr/bin"})
-    if (fs::exists(fs::path(dir) / tool)) return fs::path(dir) / tool;
-  return {};
-}
-
-// A throw-away PostgreSQL server. initdb refuses to run as root, so as root the server runs as
-// the "postgres" user (Debian's package creates it).
-class PostgresServer {
- public:
-  PostgresServer() {
-    initdb_ = postgres_bin("initdb");
-    pg_ctl_ = postgres_bin("pg_ctl");
-    if (initdb_.empty() || pg_ctl_.empty()) {
-      why_ = "PostgreSQL server binaries (initdb, pg_ctl) not installed";
-      return;
-    }
-    char pattern[] = "/tmp/medport_pg_XXXXXX";
-    if (!::mkdtemp(pattern)) {
-      why_ = "cannot create a temp folder";
-      return;
-    }
-    root_ = pattern;
-    if (::geteuid() == 0) {
-      const passwd* pw = ::getpwnam("postgres");
-      if (!pw) {
-        why_ = "running as root and there is no 'postgres' user to run the server";
-        return;
-      }
-      if (::chown(root_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
-        why_ = "cannot hand the temp folder to the postgres user";
-        return;
-      }
-      as_user_ = {"runuser", "-u", "postgres", "--"};
-    }
-    auto r = run(initdb_, {"-D", (root_ / "data").string(), "-U", "medport", "-A", "trust", "--no-sync", "-E", "UTF8"});
-    if (r.exit_code != 0) {
-      why_ = "initdb failed: " + r.out + r.err;
-      return;
-    }
-    r = run(pg_ctl_, {"-D", (root_ / "data").string(), "-w", "-l", (root_ / "server.log").string(), "-o",
-                      "-k " + root_.string() + " -c listen_addresses= -p 5432 -F", "start"});
-    if (r.exit_code != 0) {
-      why_ = "pg_ctl start failed: " + r.out + r.err + medport::testing::read_text(root_ / "server.log");
-      return;
-    }
-    running_ = true;
-  }
-  ~PostgresServer() {
-    if (running_) run(pg_ctl_, {"-D", (root_ / "data").string(), "-m", "immediate", "-w", "stop"});
-    std::error_code ec;
-    if (!root_.empty()) fs::remove_all(root_, ec);
-  }
-  bool running() const { return running_; }
-  const std::string& why() const { return why_; }
-  std::string url(const std::string& bank) const {
-    return "postgresql:///postgres?host=" + root_.string() + "&port=5432&user=medport#" + bank;
-  }
-
- private:
-  medport::testing::CommandResult run(const fs::path& tool, const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = as_user_;
-    argv.push_back(tool.string());
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_program(argv);
-  }
-  fs::path initdb_, pg_ctl_, root_;
-  std::vector<std::string> as_user_;
-  std::string why_;
-  bool running_ = false;
-};
-
-PostgresServer& server() {
-  static PostgresServer s;
-  return s;
-}
-
-#define POSTGRES_OR_SKIP() \
-  if (!server().running()) GTEST_SKIP() << server().why()
 
 Tensor filled(medport::Shape shape, float value) {
   return Tensor::from_f32(shape, std::vector<float>(static_cast<std::size_t>(medport::shape_numel(shape)), value));
@@ -117,7 +36,7 @@ constexpr double kMomentum = 0.99;
 
 TEST(IrisBankPostgres, CreateUpdateAndReadBack) {
   POSTGRES_OR_SKIP();
-  const auto url = server().url("basic");
+  const auto url = medport::testing::postgres_server().url("basic");
   EXPECT_TRUE(fewshot::is_postgres_location(url));
   const auto bank = fewshot::open_or_create_bank(url, kMomentum);
   EXPECT_EQ(bank->momentum(), kMomentum);
@@ -130,14 +49,14 @@ TEST(IrisBankPostgres, CreateUpdateAndReadBack) {
   const float t1 = 0.5f, t2 = static_cast<float>(kMomentum) * t1 + static_cast<float>(1.0 - kMomentum) * 1.0f;
   for (float v : c.bank.get(1).to_f32()) EXPECT_EQ(v, t2);
   EXPECT_THROW(fewshot::open_or_create_bank(url, 0.5), medport::InputError);  // other momentum
-  EXPECT_THROW(fewshot::open_bank(server().url("missing")), medport::InputError);
+  EXPECT_THROW(fewshot::open_bank(medport::testing::postgres_server().url("missing")), medport::InputError);
   EXPECT_THROW(bank->update(filled({1, 1, 5, 5}, 1.0f), {1}), medport::InputError);  // shape mismatch
 }
 
 TEST(IrisBankPostgres, ConcurrentProcessesLoseNoUpdate) {
   POSTGRES_OR_SKIP();
   constexpr int kWriters = 4, kUpdatesEach = 25;
-  const auto url = server().url("shared");
+  const auto url = medport::testing::postgres_server().url("shared");
   fewshot::open_or_create_bank(url, kMomentum)->update(filled({1, 2, 3}, 0.0f), {1});  // T_0 = 0, count 1
   std::vector<pid_t> children;
   for (int w = 0; w < kWriters; ++w) {
@@ -182,7 +101,7 @@ TEST(IrisBankPostgres, UnreachableServerIsAnEngineError) {
   POSTGRES_OR_SKIP();
   EXPECT_THROW(fewshot::open_bank("postgresql:///postgres?host=/nonexistent&port=1&user=medport&connect_timeout=2#x"),
                medport::EngineError);
-  EXPECT_THROW(fewshot::open_bank(server().url("")), medport::UsageError);
+  EXPECT_THROW(fewshot::open_bank(medport::testing::postgres_server().url("")), medport::UsageError);
 }
 
 }  // namespace

@@ -55,8 +55,10 @@ std::pair<std::string, std::string> split_location(const std::string& url) {
   return {url.substr(0, hash), name};
 }
 
+}  // namespace
+
 // postgresql://user:secret@host/db -> postgresql://user:***@host/db
-std::string without_password(const std::string& url) {
+std::string display_location(const std::string& url) {
   const auto scheme = url.find("://");
   const auto at = url.find('@');
   if (scheme == std::string::npos || at == std::string::npos) return url;
@@ -64,6 +66,8 @@ std::string without_password(const std::string& url) {
   if (colon == std::string::npos || colon > at) return url;
   return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
+
+namespace {
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -150,7 +154,7 @@ std::string as_string(const std::vector<std::byte>& bytes) {
 
 PostgresBankStore::PostgresBankStore(std::string url, std::string name)
     : conninfo_(std::move(url)), name_(std::move(name)), connection_(std::make_unique<Connection>()) {
-  shown_ = without_password(conninfo_) + "#" + name_;
+  shown_ = display_location(conninfo_) + "#" + name_;
   connection_->shown = shown_;
   std::lock_guard lock(connection_->mutex);
   connection_->connect(conninfo_);

@@ -35,6 +35,8 @@ class MemoryBankBackend {
 
 // True for "postgresql://..." and "postgres://..." locations.
 bool is_postgres_location(const std::string& location);
+// The location as reports and messages show it: a URL's password replaced by "***".
+std::string display_location(const std::string& location);
 
 // `location` is a file path or a PostgreSQL URL (memory_bank_postgres.hpp for its form).
 std::unique_ptr<MemoryBankBackend> open_or_create_bank(const std::string& location, double momentum = 0.999);
