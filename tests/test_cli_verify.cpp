@@ -95,3 +95,21 @@ TEST(CliVerify, ReferencesThatCannotBeCheckedAreInvalidInput) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliVerify, CoreMLPackagesAreVerifiedAndReplacedLikeFiles) {
+  MEDPORT_FIXTURE_OR_SKIP(dir, "classifier/mobilenetv3_small_ddp");
+  medport::testing::TempDir tmp;
+  const auto package = tmp / "m.mlpackage";
+  for (int round = 0; round < 2; ++round) {  // the second conversion replaces the package
+    const auto r = run_medport({"convert", (dir / "model.pth").string(), "--format", "coreml", "--fp32", "-o",
+                                package.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  const auto r = run_medport({"verify", package.string(), "--reference", (dir / "reference.npz").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "probs")) << r.out;
+}
+
+}  // namespace

@@ -10,8 +10,12 @@ namespace medport::exporters {
 
 namespace fs = std::filesystem;
 
-OpenedModel::OpenedModel(std::string format, runtime::Session session, std::vector<DType> input_dtypes)
-    : format_(std::move(format)), session_(std::move(session)), input_dtypes_(std::move(input_dtypes)) {}
+OpenedModel::OpenedModel(std::string format, runtime::Session session, std::vector<DType> input_dtypes,
+                         bool batch_fixed_at_one)
+    : format_(std::move(format)),
+      session_(std::move(session)),
+      input_dtypes_(std::move(input_dtypes)),
+      batch_fixed_at_one_(batch_fixed_at_one) {}
 
 std::vector<std::pair<std::string, Tensor>> OpenedModel::adapt_inputs(
     const std::vector<std::pair<std::string, Tensor>>& arrays) const {
@@ -46,8 +50,12 @@ OpenedModel open_model(const fs::path& path, const runtime::SessionOptions& opti
     auto in = std::find_if(g.inputs.begin(), g.inputs.end(), [&](const auto& i) { return i.name == name; });
     dtypes.push_back(in == g.inputs.end() ? DType::F32 : in->dtype);
   }
+  const bool batch_one = !g.inputs.empty() && std::all_of(g.inputs.begin(), g.inputs.end(), [](const auto& in) {
+    return in.shape && !in.shape->empty() && in.shape->front().is_fixed() && in.shape->front().value == 1;
+  });
   const bool program = fs::is_directory(path);
-  return OpenedModel(program ? "coreml-mlprogram" : "coreml-neuralnetwork", std::move(session), std::move(dtypes));
+  return OpenedModel(program ? "coreml-mlprogram" : "coreml-neuralnetwork", std::move(session), std::move(dtypes),
+                     batch_one);
 }
 
 }  // namespace medport::exporters

@@ -16,7 +16,8 @@ namespace medport::exporters {
 
 class OpenedModel {
  public:
-  OpenedModel(std::string format, runtime::Session session, std::vector<DType> input_dtypes);
+  OpenedModel(std::string format, runtime::Session session, std::vector<DType> input_dtypes,
+              bool batch_fixed_at_one = false);
 
   // "onnx", "coreml-mlprogram", "coreml-neuralnetwork"
   const std::string& format() const { return format_; }
@@ -28,11 +29,15 @@ class OpenedModel {
   // The same conversion for callers that run the session themselves (pipelines::run_on_arrays).
   std::vector<std::pair<std::string, Tensor>> adapt_inputs(const std::vector<std::pair<std::string, Tensor>>& arrays) const;
   const runtime::Session& session() const { return session_; }
+  // True when every input declares a fixed leading dimension of 1 (Core ML models are written with
+  // fixed shapes): a batch of N samples has to be run one sample at a time.
+  bool batch_fixed_at_one() const { return batch_fixed_at_one_; }
 
  private:
   std::string format_;
   runtime::Session session_;
   std::vector<DType> input_dtypes_;
+  bool batch_fixed_at_one_ = false;
 };
 
 // InputError naming the file when it is not a readable model.

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "medport/error.hpp"
+#include "medport/export/open_model.hpp"
 #include "medport/models/sidecar.hpp"
 
 namespace medport::classify {
@@ -13,14 +14,14 @@ namespace timm = models::timm;
 struct Classifier::Impl {
   std::filesystem::path model;
   timm::ClassifierConfig config;
-  runtime::Session session;
+  exporters::OpenedModel session;  // ONNX or Core ML (open_model)
 };
 
 Classifier::Classifier(const std::filesystem::path& model, const runtime::SessionOptions& options) {
   const models::Sidecar sidecar = models::read_sidecar(model, timm::kFamilyId);
   const std::string source = models::sidecar_path_for(model).string();
   timm::ClassifierConfig config = timm::ClassifierConfig::from_json(sidecar.family_section, source);
-  runtime::Session session(model, options);
+  exporters::OpenedModel session = exporters::open_model(model, options);
   const auto& inputs = session.input_names();
   if (std::find(inputs.begin(), inputs.end(), timm::kImageInput) == inputs.end())
     throw InputError(model.string(), "has no input named 'image' (not a medport timm classifier)");

@@ -37,7 +37,7 @@ void check_family_options(const models::ModelFamily& family, const models::Conve
       throw UsageError(std::string(family.display_name()) + " models take no option '" + name + "'");
 }
 
-void prepare_output(const models::ModelFamily& family, const fs::path& output) {
+void prepare_output(const models::ModelFamily& family, const exporters::Exporter& exporter, const fs::path& output) {
   std::error_code ec;
   if (family.multi_graph()) {
     if (fs::exists(output, ec) && !fs::is_directory(output, ec))
@@ -45,7 +45,8 @@ void prepare_output(const models::ModelFamily& family, const fs::path& output) {
                        output.string());
     if (output.extension() == ".onnx")
       throw UsageError(std::string(family.id()) + " writes several graphs: -o must name a folder, not " + output.string());
-  } else if (fs::is_directory(output, ec)) {
+  } else if (fs::is_directory(output, ec) && output.extension() != exporter.extension()) {
+    // A package folder of the format itself (".mlpackage") is replaced like a file.
     throw UsageError("-o must name a file, not the folder " + output.string());
   }
 }
@@ -92,7 +93,7 @@ ConvertReport convert(const ConvertRequest& request) {
   const models::ModelFamily* family = models::find_family(detection->family);
   if (!family) throw std::logic_error("detected family '" + detection->family + "' is not in the table");
   check_family_options(*family, request.options);
-  prepare_output(*family, request.output);
+  prepare_output(*family, exporter, request.output);
 
   models::BuiltModel built = family->build(weights, *detection, context);
   const bool fp16 = request.options.fp16;

@@ -3,6 +3,7 @@
 
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
+#include "medport/export/open_model.hpp"
 #include "medport/pipelines/run.hpp"
 
 namespace medport::pipelines {
@@ -47,6 +48,55 @@ OutputCheck compare(const std::string& name, const Tensor& got, const Tensor& re
   return c;
 }
 
+// Sample i of a batch as a [1, ...] view.
+Tensor sample_of(const Tensor& batch, std::int64_t i) {
+  Shape shape = batch.shape();
+  shape[0] = 1;
+  return Tensor(batch.storage(), batch.offset() + i * batch.strides()[0], shape, batch.strides());
+}
+
+Tensor stack_samples(const std::vector<Tensor>& samples) {
+  std::vector<std::byte> bytes;
+  for (const auto& s : samples) {
+    const auto b = s.contiguous_bytes();
+    bytes.insert(bytes.end(), b.begin(), b.end());
+  }
+  Shape shape = samples.front().shape();
+  shape[0] = static_cast<std::int64_t>(samples.size());
+  return Tensor::from_bytes(samples.front().dtype(), shape, bytes);
+}
+
+// A model whose inputs are fixed at batch 1 (Core ML) is run once per sample of a batched
+// reference; the outputs are stacked back so they compare with the reference as a whole.
+std::vector<runtime::NamedTensor> run_reference(const exporters::OpenedModel& model, const NamedArrays& arrays,
+                                                const std::string& source) {
+  const NamedArrays inputs = model.adapt_inputs(arrays);
+  std::int64_t batch = 0;
+  for (const auto& [name, tensor] : inputs) {
+    const auto& names = model.input_names();
+    if (std::find(names.begin(), names.end(), name) == names.end() || tensor.ndim() == 0) continue;
+    batch = batch == 0 || batch == tensor.shape()[0] ? tensor.shape()[0] : -1;
+  }
+  if (!model.batch_fixed_at_one() || batch <= 1) return run_on_arrays(model.session(), inputs, source, true);
+  std::vector<std::vector<runtime::NamedTensor>> per_sample;
+  for (std::int64_t i = 0; i < batch; ++i) {
+    NamedArrays one;
+    for (const auto& [name, tensor] : inputs) {
+      const auto& names = model.input_names();
+      const bool is_input = std::find(names.begin(), names.end(), name) != names.end();
+      if (is_input) one.emplace_back(name, sample_of(tensor, i));
+    }
+    per_sample.push_back(run_on_arrays(model.session(), one, source, true));
+  }
+  std::vector<runtime::NamedTensor> stacked;
+  for (std::size_t k = 0; k < per_sample.front().size(); ++k) {
+    std::vector<Tensor> parts;
+    for (const auto& outs : per_sample) parts.push_back(outs[k].tensor);
+    stacked.push_back({per_sample.front()[k].name, stack_samples(parts)});
+  }
+  return stacked;
+}
+
 }  // namespace
 
 bool VerifyReport::passed() const {
@@ -62,10 +112,11 @@ VerifyReport verify_model(const std::filesystem::path& model, const std::filesys
     const auto it = options.rename.find(name);
     arrays.emplace_back(it == options.rename.end() ? name : it->second, std::move(tensor));
   }
-  runtime::Session session(model, options.session);
+  // Any exported format (open_model): .onnx, or Core ML read back into the graph.
+  const exporters::OpenedModel opened = exporters::open_model(model, options.session);
   VerifyReport report;
-  report.inputs = session.input_names();
-  const auto outputs = run_on_arrays(session, arrays, source, /*ignore_extra=*/true);
+  report.inputs = opened.input_names();
+  const auto outputs = run_reference(opened, arrays, source);
   for (const auto& out : outputs) {
     const auto ref = std::find_if(arrays.begin(), arrays.end(), [&](const auto& a) { return a.first == out.name; });
     if (ref == arrays.end()) {
