@@ -30,6 +30,7 @@ struct SegmentArgs {
   bool save_probabilities = false;
   bool no_tta = false;
   std::string spacing;
+  std::string nan_to_num;
   bool no_overlay = false;
   bool contours = false;
   bool overwrite = false;
@@ -68,6 +69,10 @@ int run(const SegmentArgs& args) {
   if (!args.spacing.empty()) {
     if (args.preprocessed) throw UsageError("--spacing applies to raw images, not to --preprocessed arrays");
     options.read.spacing = pipelines::clinical::parse_spacing(args.spacing, 2, 3);
+  }
+  if (!args.nan_to_num.empty()) {
+    if (args.preprocessed) throw UsageError("--nan-to-num applies to raw images, not to --preprocessed arrays");
+    options.read.non_finite = imaging::parse_nan_to_num(args.nan_to_num);
   }
   // A 3-axis .npy for a multi-channel 2D model is (C, H, W); for one channel it stays (Z, H, W).
   options.read.npy_channels_first = models.front().info.spatial_dims == 2 && models.front().info.input_channels > 1;
@@ -134,6 +139,9 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--spacing", args->spacing,
                   "pixel/voxel spacing in mm, array order (ROW,COL or Z,ROW,COL), for formats that carry "
                   "none (PNG, JPEG, npy) or to override the file's");
+  cmd->add_option("--nan-to-num", args->nan_to_num,
+                  "replace NaN/inf pixels instead of refusing the image: a number for all (0), or "
+                  "nan=V,posinf=V,neginf=V with V a number, max or min (the channel's largest/smallest finite value)");
   cmd->add_flag("--no-overlay", args->no_overlay, "no overlay PNG for 2D cases");
   cmd->add_flag("--contours", args->contours, "overlay draws label outlines instead of filled regions");
   cmd->add_option("--alpha", args->alpha, "overlay fill opacity")->check(CLI::Range(0.0, 1.0));
