@@ -10,11 +10,13 @@
 
 #include "command.hpp"
 #include "medport/error.hpp"
+#include "medport/imaging/image_io.hpp"
 #include "medport/pipelines/phantom/label_files.hpp"
 #include "medport/pipelines/segment/batch_runner.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
 #include "medport/pipelines/segment/progress.hpp"
 #include "medport/runtime/session.hpp"
+#include "medport/util/output_paths.hpp"
 
 namespace {
 
@@ -43,6 +45,28 @@ struct SegmentArgs {
   std::string provider = "cpu";
 };
 
+// Inputs the system cannot open (a symlink loop, a name too long, no permission) and folders
+// without a single case are mistakes in the input (exit 3), named one by one - even a folder
+// beside others that hold cases.
+void check_inputs(const std::vector<fs::path>& inputs, bool preprocessed, const std::string& ending) {
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    const auto status = fs::status(in, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory) throw medport::InputError(in.string(), ec.message());
+    if (!fs::is_directory(status)) continue;
+    bool any = false;
+    if (preprocessed) {
+      for (const auto& entry : fs::directory_iterator(in, ec))
+        any = any || (entry.is_regular_file(ec) && entry.path().extension() == ".npy");
+    } else {
+      any = !medport::imaging::group_cases(in, ending).empty();
+    }
+    if (!any)
+      throw medport::InputError(in.string(), preprocessed ? "holds no .npy files to segment"
+                                                          : "holds no <case>_XXXX" + ending + " files to segment");
+  }
+}
+
 int run(const SegmentArgs& args) {
   using namespace medport;
   using Clock = std::chrono::steady_clock;
@@ -52,6 +76,7 @@ int run(const SegmentArgs& args) {
   models.push_back(segment::load_model(args.model, session_options));
   for (const auto& extra : args.models) models.push_back(segment::load_model(extra, session_options));
   std::vector<fs::path> input_paths(args.inputs.begin(), args.inputs.end());
+  check_inputs(input_paths, args.preprocessed, models.front().info.file_ending);
   const auto cases = segment::collect_cases(input_paths, args.preprocessed, models.front().info.file_ending);
   for (const auto& m : models)
     if (m.info.has_regions != models.front().info.has_regions ||
@@ -81,7 +106,8 @@ int run(const SegmentArgs& args) {
   options.predictor.workers = args.workers;
   options.predictor.gaussian_precision =
       args.fp16_gaussian ? imaging::GaussianPrecision::Float16 : imaging::GaussianPrecision::Float32;
-  fs::create_directories(options.output_dir);
+  check_output_folder_writable(options.output_dir);
+  remove_stale_temporaries(options.output_dir);
 
   const bool terminal = ::isatty(STDERR_FILENO) != 0;
   segment::BatchProgress progress(cases.size(), terminal);

@@ -113,7 +113,7 @@ std::filesystem::path confined_data_file(const std::filesystem::path& header, co
   std::error_code ec;
   const fs::path real_folder = fs::canonical(folder, ec);
   const fs::path real_data = ec ? fs::path() : fs::canonical(data, ec);
-  if (ec) throw InputError(data.string(), "cannot open the MetaImage data file: " + ec.message());
+  if (ec) throw InputError(source, "ElementDataFile '" + name + "' cannot be opened: " + ec.message());
   const auto [f, d] = std::mismatch(real_folder.begin(), real_folder.end(), real_data.begin(), real_data.end());
   if (f != real_folder.end())
     throw InputError(source, "ElementDataFile '" + name + "' is a link to " + real_data.string() +
