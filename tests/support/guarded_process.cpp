@@ -62,6 +62,11 @@ GuardedResult run_guarded(const std::vector<std::string>& argv, const GuardLimit
     ::dup2(out, 1);
     ::dup2(err, 2);
     if (!limits.cwd.empty() && ::chdir(limits.cwd.c_str()) != 0) ::_exit(126);
+    if (limits.file_size_bytes > 0) {
+      const rlimit cap{limits.file_size_bytes, limits.file_size_bytes};
+      ::setrlimit(RLIMIT_FSIZE, &cap);
+      ::signal(SIGXFSZ, SIG_IGN);  // stays ignored across exec: write() returns EFBIG instead
+    }
     if (limits.address_space_bytes > 0) {
       const rlimit cap{limits.address_space_bytes, limits.address_space_bytes};
       ::setrlimit(RLIMIT_AS, &cap);

@@ -13,6 +13,8 @@ namespace medport::testing {
 struct GuardLimits {
   std::chrono::milliseconds wall{std::chrono::seconds(60)};
   std::size_t address_space_bytes = std::size_t{8} << 30;  // RLIMIT_AS of the child (0: none)
+  // RLIMIT_FSIZE of the child (0: none): writes past it fail with EFBIG, like a full disk.
+  std::size_t file_size_bytes = 0;
   // Variables set (value) or removed (nullopt) in the child's copy of this environment.
   std::map<std::string, std::optional<std::string>> env;
   std::filesystem::path cwd;  // empty: this process's working folder

@@ -169,6 +169,136 @@ std::string png_declaring(std::uint32_t width, std::uint32_t height) {
   return png;
 }
 
+namespace {
+
+void le(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+
+std::string raw_deflate(const std::string& bytes) { return deflate_with(bytes, -15); }
+
+// A raw deflate stream of `prefix` and then `zeros` zero bytes, with its CRC-32, made in chunks.
+std::string deflate_prefix_and_zeros(const std::string& prefix, std::uint64_t zeros, std::uint32_t& crc) {
+  z_stream zs{};
+  if (deflateInit2(&zs, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) != Z_OK) throw std::runtime_error("deflateInit2");
+  const std::string chunk(std::size_t{1} << 20, '\0');
+  std::string out, buffer(1 << 16, '\0');
+  crc = static_cast<std::uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(prefix.data()), static_cast<uInt>(prefix.size())));
+  auto feed = [&](const char* data, std::size_t n, bool last) {
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+    zs.avail_in = static_cast<uInt>(n);
+    int rc = Z_OK;
+    do {
+      zs.next_out = reinterpret_cast<Bytef*>(buffer.data());
+      zs.avail_out = static_cast<uInt>(buffer.size());
+      rc = deflate(&zs, last ? Z_FINISH : Z_NO_FLUSH);
+      out.append(buffer.data(), buffer.size() - zs.avail_out);
+    } while (zs.avail_out == 0 || (last && rc != Z_STREAM_END));
+  };
+  feed(prefix.data(), prefix.size(), zeros == 0);
+  for (std::uint64_t left = zeros; left > 0;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));
+    crc = static_cast<std::uint32_t>(crc32(crc, reinterpret_cast<const Bytef*>(chunk.data()), static_cast<uInt>(n)));
+    left -= n;
+    feed(chunk.data(), n, left == 0);
+  }
+  deflateEnd(&zs);
+  return out;
+}
+
+}  // namespace
+
+std::string zip_archive(const std::vector<ZipEntry>& entries) {
+  std::string out, central;
+  for (const auto& e : entries) {
+    std::uint32_t crc = 0;
+    const std::string body = e.zeros_after > 0 ? deflate_prefix_and_zeros(e.data, e.zeros_after, crc)
+                             : e.deflate       ? raw_deflate(e.data)
+                                               : e.data;
+    if (e.zeros_after == 0)
+      crc = static_cast<std::uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(e.data.data()), static_cast<uInt>(e.data.size())));
+    const bool deflated = e.deflate || e.zeros_after > 0;
+    const std::uint64_t inflated = e.data.size() + e.zeros_after;
+    const auto offset = static_cast<std::uint32_t>(out.size());
+    auto header = [&](std::string& h, bool is_central) {
+      le(h, is_central ? 0x02014b50 : 0x04034b50, 4);
+      if (is_central) le(h, 20, 2);       // version made by
+      le(h, 20, 2);                       // version needed
+      le(h, 0, 2);                        // flags
+      le(h, deflated ? 8 : 0, 2);         // method
+      le(h, 0, 4);                        // time, date
+      le(h, crc, 4);
+      le(h, body.size(), 4);
+      le(h, inflated, 4);
+      le(h, e.name.size(), 2);
+      le(h, 0, 2);                        // extra
+      if (is_central) {
+        le(h, 0, 2);                      // comment
+        le(h, 0, 2);                      // disk
+        le(h, 0, 2);                      // internal attributes
+        le(h, 0, 4);                      // external attributes
+        le(h, offset, 4);
+      }
+      h += e.name;
+    };
+    header(out, false);
+    out += body;
+    header(central, true);
+  }
+  const auto central_offset = out.size();
+  out += central;
+  le(out, 0x06054b50, 4);
+  le(out, 0, 4);
+  le(out, entries.size(), 2);
+  le(out, entries.size(), 2);
+  le(out, central.size(), 4);
+  le(out, central_offset, 4);
+  le(out, 0, 2);
+  return out;
+}
+
+std::string npy_raw(const std::string& dict, const std::string& data) {
+  std::string header = dict;
+  const std::size_t total = 10 + header.size() + 1;
+  header += std::string((64 - total % 64) % 64, ' ') + "\n";
+  std::string out = "\x93NUMPY\x01\x00";
+  out += static_cast<char>(header.size() & 0xFF);
+  out += static_cast<char>(header.size() >> 8);
+  return out + header + data;
+}
+
+std::string torch_zip_checkpoint(const std::string& pickle, const std::string& storage) {
+  return zip_archive({{"archive/data.pkl", pickle}, {"archive/data/0", storage}, {"archive/version", "3\n"}});
+}
+
+std::string pickle_one_tensor_referenced(std::size_t n, std::size_t elements) {
+  auto unicode = [](const std::string& t) {
+    std::string s = "X";
+    le(s, t.size(), 4);
+    return s + t;
+  };
+  auto binint = [](std::uint32_t v) {
+    std::string s = "J";
+    le(s, v, 4);
+    return s;
+  };
+  std::string p = "\x80\x02}(";  // PROTO 2, EMPTY_DICT, MARK
+  p += unicode("t0");
+  p += "ctorch._utils\n_rebuild_tensor_v2\n(";                          // GLOBAL, MARK
+  p += "(" + unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") + binint(static_cast<std::uint32_t>(elements)) +
+       "tQ";                                                              // persistent id tuple, BINPERSID
+  p += std::string("K\x00", 2);                                           // storage offset 0
+  p += binint(static_cast<std::uint32_t>(elements)) + "\x85";              // size (n,)
+  p += "K\x01\x85";                                                       // stride (1,)
+  p += "\x89";                                                             // requires_grad False
+  p += "ccollections\nOrderedDict\n)R";                                    // backward hooks
+  p += "tR";                                                              // TUPLE, REDUCE
+  p += "q\x01";                                                           // BINPUT 1
+  for (std::size_t i = 1; i < n; ++i) p += unicode("t" + std::to_string(i)) + "h\x01";  // key, BINGET 1
+  p += "u.";                                                              // SETITEMS, STOP
+  return p;
+}
+
 std::string flip_byte(std::string bytes, double fraction) {
   if (bytes.empty()) return bytes;
   const auto at = std::min(bytes.size() - 1, static_cast<std::size_t>(static_cast<double>(bytes.size()) * fraction));

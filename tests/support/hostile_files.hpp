@@ -40,6 +40,25 @@ std::string jpeg_bytes(int rows, int cols);
 std::string tiff_bytes(int rows, int cols, int depth_bits = 8);
 // A PNG whose IHDR declares width x height but holds almost no pixel data.
 std::string png_declaring(std::uint32_t width, std::uint32_t height);
+// A zip archive of stored (or, with `deflate`, deflated) entries, written field by field.
+struct ZipEntry {
+  std::string name;
+  std::string data;
+  bool deflate = false;
+  // Instead of `data`: `data` followed by this many zero bytes, deflated in chunks (a bomb).
+  std::uint64_t zeros_after = 0;
+};
+std::string zip_archive(const std::vector<ZipEntry>& entries);
+// An .npy file with this header dict text (padded as NumPy does) followed by `data`.
+std::string npy_raw(const std::string& dict, const std::string& data);
+
+// A torch zip checkpoint (archive/data.pkl + archive/data/0 + archive/version) whose pickle is
+// `pickle` and whose one storage "0" holds `storage`.
+std::string torch_zip_checkpoint(const std::string& pickle, const std::string& storage);
+// A protocol-2 pickle of a dict mapping "t0".."t<n-1>" to one float32 tensor of `elements`
+// elements on storage "0" (built once, then referenced n times through the memo).
+std::string pickle_one_tensor_referenced(std::size_t n, std::size_t elements);
+
 // One byte changed at `fraction` of the length (XOR 0x5A), or the bytes cut to `fraction`.
 std::string flip_byte(std::string bytes, double fraction);
 std::string truncate_to(std::string bytes, double fraction);
