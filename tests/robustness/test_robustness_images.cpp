@@ -145,6 +145,18 @@ TEST_F(RobustnessImages, EvaluateRefusesEveryHostileLabelMap) {
   }
 }
 
+// Arrays that skip the image readers (--preprocessed) are checked by the predictor itself.
+TEST_F(RobustnessImages, PreprocessedArraysWithNaNAreRefused) {
+  std::vector<float> values(64 * 64, 0.5F);
+  values[100] = NAN;
+  write_bytes(in_ / "pre_nan.npy", npy_bytes(medport::Tensor::from_f32({1, 64, 64}, values)));
+  const auto r = run_medport_guarded({"segment", phantom_model_onnx().string(), (in_ / "pre_nan.npy").string(), "-o",
+                                      (dir_ / "out_pre").string(), "--preprocessed"},
+                                     robustness_limits());
+  expect_outcome(r, {3, "pre_nan.npy", "NaN"}, "segment --preprocessed NaN");
+  EXPECT_TRUE(everything_below(dir_ / "out_pre").empty());
+}
+
 // The formats users have: 8/16-bit PNG and TIFF, JPEG, int16 npy, NIfTI in both byte orders and
 // gzipped, MetaImage with its data file, NaN replaced on request.
 TEST_F(RobustnessImages, IntactImagesOfEveryFormatAreSegmented) {
