@@ -28,7 +28,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libopencv-dev libjpeg-dev libtiff-dev libonnx-dev libprotobuf-dev protobuf-compiler libzip-dev zlib1g-dev libssl-dev
   libniftiio-dev libnifti2-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev clang strace
+  libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev strace
   python3 python3-numpy python3-onnx python3-torch python3-scipy python3-skimage python3-venv python3-pip
 )
 

@@ -72,6 +72,7 @@ TEST(DamagedNifti, HeaderFieldsAreCheckedNotRepaired) {
   expect_refused(d, "voxneg.nii", nifti_bytes(with([](NiftiSpec& s) { s.vox_offset = -352.0F; })), "vox_offset");
   expect_refused(d, "voxnan.nii", nifti_bytes(with([](NiftiSpec& s) { s.vox_offset = std::nanf(""); })), "vox_offset");
   expect_refused(d, "voxsmall.nii", nifti_bytes(with([](NiftiSpec& s) { s.vox_offset = 100.0F; })), "vox_offset");
+  expect_refused(d, "voxhuge.nii", nifti_bytes(with([](NiftiSpec& s) { s.vox_offset = 1e24F; })), "vox_offset");
   expect_refused(d, "voxfrac.nii", nifti_bytes(with([](NiftiSpec& s) { s.vox_offset = 352.5F; })), "vox_offset");
   expect_refused(d, "pix0.nii", nifti_bytes(with([](NiftiSpec& s) { s.pixdim = {0.0F, 1.0F}; })), "pixdim[1]");
   expect_refused(d, "pixneg.nii", nifti_bytes(with([](NiftiSpec& s) { s.pixdim = {1.0F, -0.5F}; })), "pixdim[2]");

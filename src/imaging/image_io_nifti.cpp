@@ -119,8 +119,9 @@ CheckedHeader check_header(std::span<const std::byte> bytes, const std::string& 
                                    ": the voxel spacing must be finite and > 0");
   }
   const float offset = h.vox_offset;
-  if (!std::isfinite(offset) || offset < 352.0F || offset != std::floor(offset))
-    throw InputError(source, "NIfTI vox_offset is " + number(offset) + ": it must be a whole number >= 352");
+  if (!std::isfinite(offset) || offset < 352.0F || offset != std::floor(offset) ||
+      static_cast<double>(offset) > static_cast<double>(kMaxNiftiBytes))
+    throw InputError(source, "NIfTI vox_offset is " + number(offset) + ": it must be a whole number >= 352 within the file");
   if (h.scl_slope != 0.0F && std::isfinite(h.scl_slope) && !std::isfinite(h.scl_inter))
     throw InputError(source, "NIfTI scl_inter is " + number(h.scl_inter) + " (not finite)");
   if (std::isinf(h.scl_slope)) throw InputError(source, "NIfTI scl_slope is infinite");
