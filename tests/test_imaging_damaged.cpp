@@ -175,6 +175,9 @@ TEST(DamagedNaturalImages, DecoderDamageIsRefused) {
   expect_refused(d, "flip.png", flip_byte(png, 0.5), "decode");
   expect_refused(d, "cut.tif", truncate_to(tif, 0.5), "TIFF");
   expect_refused(d, "huge.png", medport::testing::png_declaring(100000, 100000), "2^28");
+  expect_refused(d, "nocodec.tif", medport::testing::tiff_declaring(65286, 2051, 0), "compression 0");
+  expect_refused(d, "lzw.tif", medport::testing::tiff_declaring(12000, 12000, 5), "decompression bomb");
+  expect_refused(d, "raw.tif", medport::testing::tiff_declaring(4000, 4000, 1), "decompression bomb");
   expect_refused(d, "lying.png", medport::testing::png_declaring(4000, 4000), "decompression bomb");
   expect_refused(d, "empty.png", "", "empty");
   expect_refused(d, "text.png", "this is not an image", "decode");

@@ -30,7 +30,7 @@ void check_size(const DeclaredSize& size, std::size_t file_bytes, const std::str
   if (values > kMaxNaturalImageValues)
     throw InputError(source, format + " header declares " + describe(size) + ": more than the 2^28 values medport reads");
   const double raw_bytes = values * size.bytes_per_value;
-  if (size.max_expansion > 0 && raw_bytes > static_cast<double>(file_bytes) * size.max_expansion + 65536.0)
+  if (raw_bytes > static_cast<double>(file_bytes) * size.max_expansion + 65536.0)
     throw InputError(source, format + " header declares " + describe(size) + ", more than this " +
                                  std::to_string(file_bytes) + "-byte file can hold (truncated, or a decompression bomb)");
 }

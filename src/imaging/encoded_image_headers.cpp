@@ -13,7 +13,11 @@
 namespace medport::imaging::detail {
 namespace {
 
-constexpr double kDeflate = 1100, kLzw = 2800, kRle = 130;
+// How far each compression can expand its input, generously rounded up (deflate ~1032:1, LZW
+// ~2730:1, PackBits/RLE 128:1). kOther bounds the codecs without a simple limit (JPEG, CCITT fax,
+// LZMA, ZSTD...): no real image of this domain comes near it, and it keeps a few bytes from
+// declaring gigapixels.
+constexpr double kDeflate = 1100, kLzw = 2800, kRle = 130, kOther = 4096;
 
 std::uint32_t be32(std::span<const std::byte> b, std::size_t at) {
   return (std::to_integer<std::uint32_t>(b[at]) << 24) | (std::to_integer<std::uint32_t>(b[at + 1]) << 16) |
@@ -70,14 +74,18 @@ int tiff_error(TIFF*, void* data, const char* module, const char* fmt, va_list a
 }
 int tiff_warning(TIFF*, void*, const char*, const char*, va_list) { return 1; }
 
-double tiff_expansion(std::uint16_t compression) {
+double tiff_expansion(std::uint16_t compression, const std::string& source) {
   switch (compression) {
     case COMPRESSION_NONE: return 1.0;
     case COMPRESSION_PACKBITS: return kRle;
     case COMPRESSION_LZW: return kLzw;
     case COMPRESSION_ADOBE_DEFLATE:
     case COMPRESSION_DEFLATE: return kDeflate;
-    default: return 0;  // JPEG and others: decoded incrementally, no simple bound
+    default:
+      if (TIFFIsCODECConfigured(compression) != 1)
+        throw InputError(source, "damaged or unsupported TIFF: compression " + std::to_string(compression) +
+                                     " is not one libtiff can decode");
+      return kOther;
   }
 }
 
@@ -122,7 +130,7 @@ DeclaredSize bmp_declared_size(std::span<const std::byte> bytes, const std::stri
   const std::uint32_t compression = le32(bytes, 30);
   size.channels = bits == 32 ? 4 : 3;
   size.bytes_per_value = bits / 8.0 / static_cast<double>(size.channels);
-  size.max_expansion = compression == 0 ? 1.0 : (compression == 1 || compression == 2) ? kRle : 0.0;
+  size.max_expansion = (compression == 0 || compression == 3) ? 1.0 : (compression == 1 || compression == 2) ? kRle : kOther;
   return size;
 }
 
@@ -152,10 +160,9 @@ DeclaredSize tiff_declared_size(std::span<const std::byte> bytes, const std::str
       size.height = height;
       size.channels = samples;
       size.bytes_per_value = bits / 8.0;
-      size.max_expansion = tiff_expansion(compression);
-    } else if (size.max_expansion > 0) {
-      const double e = tiff_expansion(compression);
-      size.max_expansion = e == 0 ? 0 : std::max(size.max_expansion, e);
+      size.max_expansion = tiff_expansion(compression, source);
+    } else {
+      size.max_expansion = std::max(size.max_expansion, tiff_expansion(compression, source));
     }
     raw_bytes += static_cast<double>(width) * height * samples * (bits / 8.0);
     if (++pages > 100000) throw InputError(source, "damaged TIFF: more than 100000 pages");

@@ -11,9 +11,9 @@ namespace medport::imaging::detail {
 struct DeclaredSize {
   std::uint64_t width = 0, height = 0, channels = 1, pages = 1;
   double bytes_per_value = 1;
-  // The most the file's compression can expand (deflate ~1032:1, LZW ~2730:1, RLE 128:1);
-  // 0: no bound checked (the decoder reads incrementally and fails when data runs out).
-  double max_expansion = 0;
+  // The most the file's compression can expand (deflate ~1032:1, LZW ~2730:1, RLE 128:1, 4096
+  // for codecs without a simple bound).
+  double max_expansion = 4096;
 };
 
 DeclaredSize png_declared_size(std::span<const std::byte> bytes, const std::string& source);

@@ -87,6 +87,8 @@ std::vector<HostileImage> hostile_images() {
       {"bomb.png", png_declaring(8000, 8000), "decompression bomb"},
       {"truncated.jpg", truncate_to(jpeg_bytes(64, 64), 0.6), "JPEG"},
       {"truncated.tif", truncate_to(tiff_bytes(64, 64, 16), 0.4), "TIFF"},
+      {"unknown_compression.tif", tiff_declaring(65286, 2051, 0), "compression 0"},
+      {"lzw_bomb.tif", tiff_declaring(12000, 12000, 5), "decompression bomb"},
       {"text.png", "not an image at all", "decode"},
       {"empty.png", "", "empty"},
       {"text.bmp", "BM" + std::string(40, '\xff'), "decode"},

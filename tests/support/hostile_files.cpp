@@ -299,6 +299,31 @@ std::string pickle_one_tensor_referenced(std::size_t n, std::size_t elements) {
   return p;
 }
 
+std::string tiff_declaring(std::uint32_t width, std::uint32_t height, std::uint16_t compression) {
+  struct Entry {
+    std::uint16_t tag, type;
+    std::uint32_t value;
+  };
+  const std::uint32_t data_offset = 8;
+  const std::vector<Entry> entries = {
+      {256, 4, width}, {257, 4, height}, {258, 3, 8}, {259, 3, compression}, {262, 3, 1},
+      {273, 4, data_offset}, {277, 3, 1}, {278, 4, height}, {279, 4, 64},
+  };
+  std::string out = "II*";
+  out += '\0';
+  le(out, data_offset + 64, 4);  // the directory follows the strip
+  out += std::string(64, '\0');
+  le(out, entries.size(), 2);
+  for (const auto& e : entries) {
+    le(out, e.tag, 2);
+    le(out, e.type, 2);
+    le(out, 1, 4);
+    le(out, e.value, 4);
+  }
+  le(out, 0, 4);  // no next directory
+  return out;
+}
+
 std::string flip_byte(std::string bytes, double fraction) {
   if (bytes.empty()) return bytes;
   const auto at = std::min(bytes.size() - 1, static_cast<std::size_t>(static_cast<double>(bytes.size()) * fraction));
