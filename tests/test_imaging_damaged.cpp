@@ -180,6 +180,9 @@ TEST(DamagedNaturalImages, DecoderDamageIsRefused) {
   expect_refused(d, "raw.tif", medport::testing::tiff_declaring(4000, 4000, 1), "decompression bomb");
   expect_refused(d, "lying.png", medport::testing::png_declaring(4000, 4000), "decompression bomb");
   expect_refused(d, "empty.png", "", "empty");
+  // Other formats OpenCV knows are not read through a .png name (a JPEG 2000 codestream here).
+  expect_refused(d, "j2k.png", std::string("\xff\x4f\xff\x51\x00\x2f\x00\x00", 8) + std::string(64, '\0'),
+                 "not PNG, JPEG, TIFF or BMP");
   expect_refused(d, "text.png", "this is not an image", "decode");
 }
 

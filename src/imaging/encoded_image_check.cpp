@@ -47,6 +47,10 @@ void check_encoded_image(std::span<const std::byte> bytes, const std::string& so
     check_size(detail::tiff_declared_size(bytes, source), bytes.size(), "TIFF", source);
   } else if (starts_with(bytes, "BM", 2)) {
     check_size(detail::bmp_declared_size(bytes, source), bytes.size(), "BMP", source);
+  } else {
+    // OpenCV would also decode JPEG 2000, WebP, OpenEXR, Radiance HDR... by their content,
+    // whatever the file is called: each another decoder exposed to untrusted bytes.
+    throw InputError(source, "cannot decode the image: the content is not PNG, JPEG, TIFF or BMP");
   }
 }
 

@@ -14,7 +14,8 @@ inline constexpr double kMaxNaturalImageValues = 268435456.0;
 
 // JPEG: decoded once by libjpeg, every warning ("Premature end of JPEG file", "Corrupt JPEG
 // data") refused. PNG, JPEG, TIFF, BMP: the size in the header within kMaxNaturalImageValues and
-// within what the file's compression could expand to. Other formats pass unchecked.
+// within what the file's compression could expand to. Any other content (JPEG 2000, WebP,
+// OpenEXR... which OpenCV would decode whatever the file's name) is refused.
 void check_encoded_image(std::span<const std::byte> bytes, const std::string& source);
 
 }  // namespace medport::imaging
