@@ -26,9 +26,9 @@ log() { printf '[setup] %s\n' "$*"; }
 # Debian 12 packages the build, the tests and the reference tooling need.
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libopencv-dev libonnx-dev libprotobuf-dev protobuf-compiler libzip-dev zlib1g-dev libssl-dev
+  libopencv-dev libjpeg-dev libtiff-dev libonnx-dev libprotobuf-dev protobuf-compiler libzip-dev zlib1g-dev libssl-dev
   libniftiio-dev libnifti2-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev clang
+  libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev strace
   libdcmtk-dev dicom3tools libpq-dev postgresql default-jdk-headless maven
   python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-scipy ffmpeg python3-skimage python3-venv python3-pip
 )

@@ -4,7 +4,8 @@
 #   fuzz/run.sh TARGET SECONDS [extra libFuzzer flags...]
 #
 # One fuzzing process (the equivalent of -jobs=1), so it leaves the other cores alone.
-# TARGET is fuzz_npy, fuzz_zip, fuzz_safetensors or fuzz_pickle, built in $MEDPORT_FUZZ_BUILD
+# TARGET is fuzz_npy, fuzz_zip, fuzz_safetensors, fuzz_pickle, fuzz_nifti, fuzz_metaimage or
+# fuzz_natural_image, built in $MEDPORT_FUZZ_BUILD
 # (default build-fuzz; see fuzz/CMakeLists.txt). The corpus lives in fuzz/corpus-TARGET/ and
 # crashes in fuzz/crashes/TARGET/ (both git-ignored). Fixtures come from $MEDPORT_FIXTURES
 # (default ../shared/fixtures beside the checkout).
@@ -80,6 +81,18 @@ case "$target" in
     done < <(find "$fixtures" \( -name '*.pt' -o -name '*.pth' -o -name '*.pkl' \) 2>/dev/null)
     rm -rf "$tmp"
     ;;
+  fuzz_nifti)
+    max_len=65536
+    seed $(find "$fixtures" \( -name '*.nii' -o -name '*.nii.gz' \) 2>/dev/null)
+    ;;
+  fuzz_metaimage)
+    max_len=65536
+    seed $(find "$fixtures" \( -name '*.mha' -o -name '*.mhd' \) 2>/dev/null)
+    ;;
+  fuzz_natural_image)
+    max_len=65536
+    seed $(find "$fixtures" \( -name '*.png' -o -name '*.jpg' -o -name '*.tif' -o -name '*.tiff' -o -name '*.bmp' \) 2>/dev/null)
+    ;;
   *) echo "run.sh: unknown target $target" >&2; exit 2 ;;
 esac
 
@@ -90,6 +103,9 @@ for flag in "$@"; do
   fi
 done
 
+# Small hand-made files of each format (fuzz/seeds/TARGET, written by the test generators in
+# tests/support/hostile_files.cpp), then inputs that once failed, so every run re-checks them.
+seed $(find "$here/seeds/$target" -type f 2>/dev/null)
 # Inputs that once failed stay in the corpus so every run re-checks them.
 seed $(find "$here/regressions/$target" -type f 2>/dev/null)
 

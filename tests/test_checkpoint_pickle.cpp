@@ -249,10 +249,12 @@ TEST(Pickle, CallsAreRefusedByName) {
   // copyreg._reconstructor only builds inert records.
   EXPECT_NE(error_of("\x80\x02" "ccopy_reg\n_reconstructor\ncos\nsystem\ncbuiltins\nobject\nN\x87R.").find("os.system"),
             std::string::npos);
-  // A global that is never called stays an inert value.
-  const auto g = value("\x80\x02" "cos\nsystem\n.");
-  EXPECT_EQ(g->kind(), ValueKind::Global);
-  EXPECT_EQ(g->global_ref().qualified(), "os.system");
+  // A global that is only named, never called, is refused all the same (GLOBAL and STACK_GLOBAL).
+  EXPECT_NE(error_of("\x80\x02" "cos\nsystem\n.").find("the pickle refers to os.system"), std::string::npos);
+  EXPECT_NE(error_of("\x80\x04\x8c\x02os\x8c\x06system\x93."s).find("the pickle refers to os.system"), std::string::npos);
+  // Allow-listed globals and inert record types may still be named without a call.
+  EXPECT_EQ(value("\x80\x02" "ctorch\nfloat16\n.")->kind(), ValueKind::Global);
+  EXPECT_EQ(value("\x80\x02" "cargparse\nNamespace\n.")->kind(), ValueKind::Global);
 }
 
 TEST(Pickle, InertRecordTypesBecomeObjects) {

@@ -8,6 +8,7 @@
 
 #include "medport/checkpoint/npy.hpp"
 #include "medport/pipelines/diffusion/images.hpp"
+#include "hostile_files.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -215,6 +216,33 @@ TEST_F(DiffusionCli, BadInputsGiveInputAndUsageErrors) {
                          "--noise-npz", ddpm.string(), "-q"})
                 .exit_code,
             3);
+}
+
+TEST_F(DiffusionCli, SizeIsBoundedAndTheOutputIsCheckedBeforeSampling) {
+  const auto onnx = (dir_ / "unet.onnx").string();
+  // 16384 x 16384 would take many GB: refused at once.
+  auto r = run_medport({"sample", onnx, "-o", (dir_ / "big.npz").string(), "--size", "16384", "-q"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("2^24"), std::string::npos) << r.err;
+  // With the trained size in the sidecar, more than twice that is refused too.
+  r = run_medport({"convert", model_.string(), "-o", (dir_ / "sized.onnx").string(), "--image-size", "64"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_medport({"sample", (dir_ / "sized.onnx").string(), "-o", (dir_ / "big.npz").string(), "--size", "256", "-q"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("more than twice the 64"), std::string::npos) << r.err;
+  r = run_medport({"sample", onnx, "-o", (dir_ / "big.npz").string(), "--size", "128", "--batch", "1024", "-q"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("2^24"), std::string::npos) << r.err;
+  // An output that cannot be written is found before the (long) sampling, not after it.
+  medport::testing::write_bytes(dir_ / "a_file", "x");
+  r = run_medport({"sample", onnx, "-o", (dir_ / "a_file" / "out.npz").string(), "--size", "32", "--respacing", "1000", "-q"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("a_file"), std::string::npos) << r.err;
+  medport::testing::write_bytes(dir_ / "img.png", medport::testing::png_bytes(64, 64));
+  r = run_medport({"inpaint", onnx, "--image", (dir_ / "img.png").string(), "--sector-mask", "2", "-o",
+                   (dir_ / "a_file" / "out.png").string(), "-q"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("a_file"), std::string::npos) << r.err;
 }
 
 }  // namespace

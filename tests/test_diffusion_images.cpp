@@ -8,6 +8,7 @@
 
 #include "medport/error.hpp"
 #include "medport/pipelines/diffusion/images.hpp"
+#include "hostile_files.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -63,6 +64,20 @@ TEST(DiffusionImages, LoadedGreyImageIsCroppedAndReplicatedToRgb) {
   const float want[4] = {2 / 127.5f - 1, 3 / 127.5f - 1, 12 / 127.5f - 1, 51 / 127.5f - 1};
   for (int c = 0; c < 3; ++c) {
     for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(v[static_cast<std::size_t>(c * 4 + i)], want[i]);
+  }
+}
+
+TEST(DiffusionImages, DamagedJpegIsRefusedNotFilledWithGray) {
+  medport::testing::TempDir dir;
+  const std::string jpg = medport::testing::jpeg_bytes(64, 64);
+  medport::testing::write_bytes(dir / "ok.jpg", jpg);
+  EXPECT_EQ(d::load_diffusion_image(dir / "ok.jpg", 1, 0).shape(), (medport::Shape{1, 1, 64, 64}));
+  medport::testing::write_bytes(dir / "cut.jpg", medport::testing::truncate_to(jpg, 0.6));
+  try {
+    d::load_diffusion_image(dir / "cut.jpg", 1, 0);
+    ADD_FAILURE() << "a cut-short JPEG was loaded";
+  } catch (const medport::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("cut.jpg: damaged JPEG"), std::string::npos) << e.what();
   }
 }
 

@@ -1,42 +1,17 @@
 // ONNX Runtime links and runs: a session on a one-node model built with the ONNX protos.
-#include <onnx/onnx_pb.h>
-
 #include <string>
 
 #include "medport/error.hpp"
 #include "medport/runtime/session.hpp"
 #include "test_support.hpp"
+#include "tiny_models.hpp"
 
 namespace {
 
-std::string tiny_add_model() {
-  onnx::ModelProto model;
-  model.set_ir_version(8);
-  model.set_producer_name("medport-test");
-  model.add_opset_import()->set_version(17);
-  auto* graph = model.mutable_graph();
-  graph->set_name("add_one");
-  auto* node = graph->add_node();
-  node->set_op_type("Add");
-  node->add_input("x");
-  node->add_input("one");
-  node->add_output("y");
-  auto* init = graph->add_initializer();
-  init->set_name("one");
-  init->set_data_type(onnx::TensorProto::FLOAT);
-  init->add_float_data(1.0f);
-  for (const char* name : {"x", "y"}) {
-    auto* vi = std::string(name) == "x" ? graph->add_input() : graph->add_output();
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    tt->mutable_shape()->add_dim()->set_dim_param("n");
-  }
-  return model.SerializeAsString();
-}
+using medport::testing::tiny_add_one_model;
 
 TEST(RuntimeSmoke, CreatesSessionAndRunsTinyModel) {
-  const std::string bytes = tiny_add_model();
+  const std::string bytes = tiny_add_one_model();
   medport::runtime::Session session(std::as_bytes(std::span(bytes.data(), bytes.size())));
   ASSERT_EQ(session.input_names(), std::vector<std::string>{"x"});
   ASSERT_EQ(session.output_names(), std::vector<std::string>{"y"});
@@ -48,7 +23,7 @@ TEST(RuntimeSmoke, CreatesSessionAndRunsTinyModel) {
 }
 
 TEST(RuntimeSmoke, UnknownInputNameIsAnInputError) {
-  const std::string bytes = tiny_add_model();
+  const std::string bytes = tiny_add_one_model();
   medport::runtime::Session session(std::as_bytes(std::span(bytes.data(), bytes.size())));
   const std::vector<float> x{1.0f};
   EXPECT_THROW(session.run({{"nope", medport::Tensor::from_f32({1}, x)}}), medport::InputError);
@@ -56,7 +31,7 @@ TEST(RuntimeSmoke, UnknownInputNameIsAnInputError) {
 
 TEST(RuntimeSmoke, CudaProviderSkipsCleanlyWithoutGpu) {
   if (!medport::runtime::cuda_provider_available()) GTEST_SKIP() << "no CUDA execution provider on this machine";
-  const std::string bytes = tiny_add_model();
+  const std::string bytes = tiny_add_one_model();
   medport::runtime::SessionOptions opts;
   opts.provider = medport::runtime::Provider::Cuda;
   medport::runtime::Session session(std::as_bytes(std::span(bytes.data(), bytes.size())), opts);

@@ -15,8 +15,11 @@
 #include "medport/error.hpp"
 #include "medport/metrics/camus_ef.hpp"
 #include "medport/imaging/label_io.hpp"
+#include "medport/metrics/ef_plausibility.hpp"
 #include "medport/pipelines/phantom/views.hpp"
 #include "medport/util/file_io.hpp"
+#include "medport/util/json_text.hpp"
+#include "medport/util/printable.hpp"
 
 namespace {
 
@@ -116,6 +119,7 @@ LoadedMask load_mask(const EchoEfArgs& args, const std::string& key, const fs::p
     throw UsageError(file.string() + ": this format carries no pixel spacing; pass --spacing ROW,COL (or "
                      "--spacing-a2c / --spacing-a4c) or put a spacing.json beside it");
   auto mask = medport::imaging::binary_mask(loaded.image, static_cast<std::uint8_t>(args.label));
+  medport::metrics::check_lv_mask(mask, file.string());
   // Fails early with the file's name when the mask is empty or has no base.
   auto diameters = medport::metrics::measure_lv_diameters(mask, file.string());
   return {std::move(mask), std::move(diameters), file};
@@ -156,6 +160,11 @@ int run(const EchoEfArgs& args) {
   std::map<std::string, LoadedMask> masks;
   for (const auto& [key, file] : files)
     if ((key[0] == '2' && has_2ch) || (key[0] == '4' && has_4ch)) masks.emplace(key, load_mask(args, key, file));
+  for (const std::string view : {"2CH", "4CH"})
+    if (masks.count(view + "_ED") && masks.count(view + "_ES")) {
+      const auto &ed = masks.at(view + "_ED"), &es = masks.at(view + "_ES");
+      medport::metrics::check_same_acquisition(ed.mask, ed.file.string(), es.mask, es.file.string());
+    }
 
   json out;
   out["patient"] = patient_name(masks.begin()->second.file);
@@ -183,13 +192,19 @@ int run(const EchoEfArgs& args) {
     put_volumes(out, v);
     method_line = "FALLBACK single-plane area-length, " + view + " only (biplane needs both 2CH and 4CH)";
   }
-  std::printf("%s: %s\n", out["patient"].get<std::string>().c_str(), method_line.c_str());
+  const auto warnings = medport::metrics::check_volumes(out["EDV_mL"].get<double>(), out["ESV_mL"].get<double>(),
+                                                        masks.begin()->second.file.string());
+  out["warnings"] = warnings;
+  std::printf("%s: %s\n", medport::printable(out["patient"].get<std::string>()).c_str(), method_line.c_str());
   std::printf("  EDV %6.0f mL\n  ESV %6.0f mL\n  EF  %6.1f %%\n", out["EDV_mL"].get<double>(),
               out["ESV_mL"].get<double>(), out["EF_percent"].get<double>());
+  for (const auto& w : warnings)
+    if (w == "esv_exceeds_edv")
+      std::fprintf(stderr, "warning: ESV is larger than EDV (negative EF): are the ED and ES masks swapped?\n");
   if (!args.json_path.empty()) {
     json clean = out;
     if (!std::isfinite(out["EF_percent"].get<double>())) clean["EF_percent"] = nullptr;
-    medport::write_file_atomic(args.json_path, clean.dump(2) + "\n");
+    medport::write_file_atomic(args.json_path, medport::json_text(clean) + "\n");
   }
   medport::cli::write_echo_exports(args.exports, {out["EDV_mL"].get<double>(), out["ESV_mL"].get<double>(),
                                                   out["EF_percent"].get<double>(), method_line});

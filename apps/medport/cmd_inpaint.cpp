@@ -9,6 +9,7 @@
 #include "medport/pipelines/diffusion/images.hpp"
 #include "medport/pipelines/diffusion/onnx_denoiser.hpp"
 #include "medport/pipelines/diffusion/settings.hpp"
+#include "medport/util/output_paths.hpp"
 
 namespace {
 
@@ -42,6 +43,9 @@ int run(const InpaintArgs& a) {
     throw InputError(a.image, "image sides must be multiples of " + std::to_string(s.spatial_multiple) +
                                   " for this UNet (EchoGAINS: 256x256)");
   }
+  cli::check_generation_size(a.batch, is[1], is[2], is[3], s.image_size);
+  check_output_file_writable(a.output);
+  if (!a.images.empty()) check_output_folder_writable(a.images);
   std::vector<float> gt_values;
   const std::vector<float> one = image.to_f32();
   for (std::int64_t b = 0; b < a.batch; ++b) gt_values.insert(gt_values.end(), one.begin(), one.end());

@@ -10,6 +10,7 @@
 #include "command.hpp"
 #include "medport/export/coreml.hpp"
 #include "medport/models/checkpoint_report.hpp"
+#include "medport/util/printable.hpp"
 
 namespace {
 
@@ -58,7 +59,7 @@ std::string fit(const std::string& text, std::size_t width) {
 // "  label      value", wrapped at commas to the terminal width with aligned continuation lines.
 void print_field(const char* label, const std::string& value) {
   const std::size_t indent = 13, width = std::max<std::size_t>(terminal_width(), indent + 30);
-  std::string line, rest = value;
+  std::string line, rest = medport::printable(value);  // checkpoint strings never reach the terminal raw
   bool first = true;
   while (!rest.empty()) {
     std::size_t cut = rest.size();
@@ -73,7 +74,7 @@ void print_field(const char* label, const std::string& value) {
 }
 
 void print_header(const json& r) {
-  std::printf("%s\n", r["file"].get<std::string>().c_str());
+  std::printf("%s\n", medport::printable(r["file"].get<std::string>()).c_str());
   std::string fmt = r["format"].get<std::string>();
   std::string details;
   if (!r["format_version"].get<std::string>().empty()) details += "version " + r["format_version"].get<std::string>();
@@ -84,7 +85,7 @@ void print_header(const json& r) {
   print_field("sha256", r["sha256"].get<std::string>());
   const json& fam = r["family"];
   print_field("family", fam["name"].get<std::string>());
-  for (const auto& ev : fam["evidence"]) std::printf("  %-10s - %s\n", "", ev.get<std::string>().c_str());
+  for (const auto& ev : fam["evidence"]) std::printf("  %-10s - %s\n", "", medport::printable(ev.get<std::string>()).c_str());
 }
 
 void print_nnunet(const json& n) {
@@ -119,8 +120,9 @@ void print_tensors(const json& r, bool all, std::size_t width) {
   std::size_t shown = 0;
   std::map<std::string, std::pair<std::size_t, std::int64_t>> others;  // top-level key -> (count, elements)
   const std::size_t name_width = width > 60 ? width - 40 : 20;
-  std::printf("\n%s\n", all ? "tensors:" : ("network tensors" + std::string(prefix.empty() ? "" : " under '" + prefix + "'") +
-                                                " (aliases folded; --all lists every path):").c_str());
+  std::printf("\n%s\n", all ? "tensors:"
+                            : ("network tensors" + std::string(prefix.empty() ? "" : " under '" + medport::printable(prefix) + "'") +
+                               " (aliases folded; --all lists every path):").c_str());
   for (const auto& [path, t] : r["tensors"].items()) {
     const std::string storage = t["storage"].get<std::string>();
     std::int64_t numel = 1;
@@ -136,16 +138,16 @@ void print_tensors(const json& r, bool all, std::size_t width) {
     }
     std::string note;
     if (!t["contiguous"].get<bool>()) note += " non-contiguous";
-    if (all && first_path[storage] != path) note += " (alias of " + first_path[storage] + ")";
+    if (all && first_path[storage] != path) note += " (alias of " + medport::printable(first_path[storage]) + ")";
     else if (!all && alias_count[storage] > 1) note += " (+" + std::to_string(alias_count[storage] - 1) + " aliases)";
-    const std::string shown_path = all ? path : path.substr(prefix.size());
+    const std::string shown_path = medport::printable(all ? path : path.substr(prefix.size()));
     std::printf("  %-*s %-8s %s%s\n", static_cast<int>(name_width), fit(shown_path, name_width).c_str(),
                 t["dtype"].get<std::string>().c_str(), dump_line(t["shape"]).c_str(), note.c_str());
     ++shown;
   }
   if (shown == 0) std::printf("  (none)\n");
   for (const auto& [key, o] : others)
-    std::printf("  %-*s %zu tensors, %s elements\n", static_cast<int>(name_width), (key + ".*").c_str(), o.first,
+    std::printf("  %-*s %zu tensors, %s elements\n", static_cast<int>(name_width), medport::printable(key + ".*").c_str(), o.first,
                 with_commas(o.second).c_str());
 }
 

@@ -8,6 +8,7 @@
 #include "medport/error.hpp"
 #include "medport/metrics/camus_ef.hpp"
 #include "medport/pipelines/phantom/phantom.hpp"
+#include "medport/util/output_paths.hpp"
 
 namespace {
 
@@ -53,6 +54,8 @@ nlohmann::ordered_json measure(const phantom::PhantomPatient& p) {
 
 int run(const PhantomArgs& args) {
   const auto [rows, cols] = parse_size(args.size);
+  medport::check_output_folder_writable(args.output_dir);
+  medport::remove_stale_temporaries(args.output_dir);
   std::printf("%-12s %9s %9s %7s | %9s %9s %7s\n", "patient", "EDV true", "ESV true", "EF true", "EDV camus",
               "ESV camus", "EF camus");
   for (int i = 1; i <= args.patients; ++i) {

@@ -10,6 +10,7 @@
 #include "medport/pipelines/diffusion/images.hpp"
 #include "medport/pipelines/diffusion/onnx_denoiser.hpp"
 #include "medport/pipelines/diffusion/settings.hpp"
+#include "medport/util/output_paths.hpp"
 
 namespace {
 
@@ -50,6 +51,10 @@ int run(const SampleArgs& args) {
     throw UsageError("--size must be a multiple of " + std::to_string(s.spatial_multiple) + " for this UNet");
   }
   if (a.sampler == "ddpm" && a.eta != 0.0) throw UsageError("--eta applies to --sampler ddim only");
+  cli::check_generation_size(a.batch, s.in_channels, size, size, s.image_size);
+  // Hours of sampling must not end in "cannot write": the destinations are checked first.
+  check_output_file_writable(a.output);
+  if (!a.images.empty()) check_output_folder_writable(a.images);
   const d::DiffusionProcess process = d::make_diffusion_process(s.schedule, s.diffusion_steps, s.respacing);
 
   const runtime::SessionOptions options = runtime::session_options_from_flags(a.common.threads, a.common.provider);

@@ -12,12 +12,15 @@
 #include "dicom_flags.hpp"
 #include "segment_fhir.hpp"
 #include "medport/error.hpp"
+#include "medport/dicom/volume.hpp"
+#include "medport/imaging/image_io.hpp"
 #include "medport/imaging/label_io.hpp"
 #include "medport/pipelines/batch/progress.hpp"
 #include "medport/pipelines/batch/shard.hpp"
 #include "medport/pipelines/segment/batch_runner.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
 #include "medport/runtime/session.hpp"
+#include "medport/util/output_paths.hpp"
 
 namespace {
 
@@ -33,6 +36,7 @@ struct SegmentArgs {
   bool save_probabilities = false;
   bool no_tta = false;
   std::string spacing;
+  std::string nan_to_num;
   bool no_overlay = false;
   bool contours = false;
   bool overwrite = false;
@@ -49,6 +53,28 @@ struct SegmentArgs {
   medport::cli::DicomFlags dicom;
 };
 
+// Inputs the system cannot open (a symlink loop, a name too long, no permission) and folders
+// without a single case (nor a DICOM series) are mistakes in the input (exit 3), named one by
+// one - even a folder beside others that hold cases.
+void check_inputs(const std::vector<fs::path>& inputs, bool preprocessed, const std::string& ending) {
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    const auto status = fs::status(in, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory) throw medport::InputError(in.string(), ec.message());
+    if (!fs::is_directory(status)) continue;
+    bool any = false;
+    if (preprocessed) {
+      for (const auto& entry : fs::directory_iterator(in, ec))
+        any = any || (entry.is_regular_file(ec) && entry.path().extension() == ".npy");
+    } else {
+      any = !medport::imaging::group_cases(in, ending).empty() || medport::dicom::is_dicom_folder(in);
+    }
+    if (!any)
+      throw medport::InputError(in.string(), preprocessed ? "holds no .npy files to segment"
+                                                          : "holds no <case>_XXXX" + ending + " files to segment");
+  }
+}
+
 int run(const SegmentArgs& args) {
   using namespace medport;
   using Clock = std::chrono::steady_clock;
@@ -58,6 +84,7 @@ int run(const SegmentArgs& args) {
   models.push_back(segment::load_model(args.model, session_options));
   for (const auto& extra : args.models) models.push_back(segment::load_model(extra, session_options));
   std::vector<fs::path> input_paths(args.inputs.begin(), args.inputs.end());
+  check_inputs(input_paths, args.preprocessed, models.front().info.file_ending);
   auto cases = segment::collect_cases(input_paths, args.preprocessed, models.front().info.file_ending);
   if (!args.shard.empty()) {
     const auto shard = pipelines::batch::parse_shard(args.shard);
@@ -82,6 +109,10 @@ int run(const SegmentArgs& args) {
     if (args.preprocessed) throw UsageError("--spacing applies to raw images, not to --preprocessed arrays");
     options.read.spacing = imaging::parse_spacing(args.spacing, 2, 3);
   }
+  if (!args.nan_to_num.empty()) {
+    if (args.preprocessed) throw UsageError("--nan-to-num applies to raw images, not to --preprocessed arrays");
+    options.read.non_finite = imaging::parse_nan_to_num(args.nan_to_num);
+  }
   options.read.dicom = cli::dicom_selection(args.dicom);
   options.dicom_seg = args.dicom_seg;
   // A 3-axis .npy for a multi-channel 2D model is (C, H, W); for one channel it stays (Z, H, W).
@@ -91,7 +122,8 @@ int run(const SegmentArgs& args) {
   options.predictor.workers = args.workers;
   options.predictor.gaussian_precision =
       args.fp16_gaussian ? imaging::GaussianPrecision::Float16 : imaging::GaussianPrecision::Float32;
-  fs::create_directories(options.output_dir);
+  check_output_folder_writable(options.output_dir);
+  remove_stale_temporaries(options.output_dir);
 
   const bool terminal = ::isatty(STDERR_FILENO) != 0;
   pipelines::batch::BatchProgress progress(cases.size(), terminal);
@@ -166,6 +198,9 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--spacing", args->spacing,
                   "pixel/voxel spacing in mm, array order (ROW,COL or Z,ROW,COL), for formats that carry "
                   "none (PNG, JPEG, npy) or to override the file's");
+  cmd->add_option("--nan-to-num", args->nan_to_num,
+                  "replace NaN/inf pixels instead of refusing the image: a number for all (0), or "
+                  "nan=V,posinf=V,neginf=V with V a number, max or min (the channel's largest/smallest finite value)");
   cmd->add_flag("--no-overlay", args->no_overlay, "no overlay PNG for 2D cases");
   cmd->add_flag("--contours", args->contours, "overlay draws label outlines instead of filled regions");
   cmd->add_option("--alpha", args->alpha, "overlay fill opacity")->check(CLI::Range(0.0, 1.0));

@@ -1,6 +1,4 @@
 // `medport version`: library and runtime versions, for bug reports.
-#include <onnxruntime_cxx_api.h>
-
 #include <cstdio>
 
 #include "command.hpp"
@@ -12,7 +10,7 @@ medport::cli::Runner setup(CLI::App& root) {
   root.add_subcommand("version", "Print medport, ONNX Runtime and provider versions");
   return [] {
     std::printf("medport %s\nonnxruntime %s\ncuda provider: %s\n", std::string(medport::kVersion).c_str(),
-                Ort::GetVersionString().c_str(),
+                medport::runtime::onnxruntime_version().c_str(),
                 medport::runtime::cuda_provider_available() ? "available" : "not available");
     return 0;
   };

@@ -1,5 +1,9 @@
 #include "diffusion_flags.hpp"
 
+#include <algorithm>
+
+#include "medport/error.hpp"
+
 namespace medport::cli {
 
 void add_diffusion_flags(CLI::App& cmd, DiffusionFlags& f, const std::string& respacing_help) {
@@ -13,6 +17,20 @@ void add_diffusion_flags(CLI::App& cmd, DiffusionFlags& f, const std::string& re
   cmd.add_option("--threads", f.threads, "intra-op threads (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
   cmd.add_option("--provider", f.provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd.add_flag("-q,--quiet", f.quiet, "no progress bar");
+}
+
+void check_generation_size(std::int64_t batch, std::int64_t channels, std::int64_t height, std::int64_t width,
+                           std::int64_t trained_size) {
+  const std::int64_t side = std::max(height, width);
+  if (trained_size > 0 && side > 2 * trained_size)
+    throw UsageError("an image side of " + std::to_string(side) + " pixels is more than twice the " +
+                     std::to_string(trained_size) + " the model was trained at");
+  const double values = static_cast<double>(batch) * static_cast<double>(channels) * static_cast<double>(height) *
+                        static_cast<double>(width);
+  if (values > kMaxGeneratedValues)
+    throw UsageError(std::to_string(batch) + " image(s) of " + std::to_string(channels) + " x " + std::to_string(height) +
+                     " x " + std::to_string(width) + " are more than the 2^24 values medport generates at once; "
+                     "use a smaller --batch or size");
 }
 
 diffusion::DiffusionSettings settings_with_overrides(const DiffusionFlags& f) {

@@ -16,6 +16,12 @@ struct DiffusionFlags {
 };
 
 void add_diffusion_flags(CLI::App& cmd, DiffusionFlags& flags, const std::string& respacing_help);
+// Time and memory grow with batch x channels x height x width (the UNet's activations many times
+// that): refused (UsageError) beyond kMaxGeneratedValues values, or beyond twice the image size
+// the model was trained at (`trained_size`, 0 when the sidecar does not record it).
+inline constexpr double kMaxGeneratedValues = 16777216.0;  // 2^24
+void check_generation_size(std::int64_t batch, std::int64_t channels, std::int64_t height, std::int64_t width,
+                           std::int64_t trained_size);
 // The model's sidecar settings with the command-line overrides applied.
 diffusion::DiffusionSettings settings_with_overrides(const DiffusionFlags& flags);
 

@@ -1,9 +1,14 @@
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <map>
+#include <new>
+
+#include <nlohmann/json.hpp>
 
 #include "command.hpp"
 #include "medport/error.hpp"
+#include "medport/util/printable.hpp"
 #include "medport/version.hpp"
 
 namespace medport::cli {
@@ -12,6 +17,24 @@ std::vector<CommandSetup>& command_registry() {
   return registry;
 }
 }  // namespace medport::cli
+
+namespace {
+
+// Every error is one line on stderr: control characters and bytes that are not UTF-8 (from file
+// names, checkpoint strings) escaped, at most a few hundred characters.
+int report(const char* kind, const std::string& message, int code) {
+  std::fprintf(stderr, "medport: %s%s\n", kind, medport::printable_line(message, 400).c_str());
+  return code;
+}
+
+// A filesystem call that failed on the user's paths: the paths and the system's reason.
+std::string filesystem_message(const std::filesystem::filesystem_error& e) {
+  std::string paths = e.path1().string();
+  if (!e.path2().empty()) paths += " -> " + e.path2().string();
+  return (paths.empty() ? std::string() : paths + ": ") + e.code().message();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace medport;
@@ -34,27 +57,32 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "medport: %s\n", e.what());
-    return 2;
+    return report("", e.what(), 2);
   }
   try {
     for (auto* sub : app.get_subcommands()) {
       auto it = runners.find(sub);
       if (it != runners.end()) return it->second();
     }
-    std::fprintf(stderr, "medport: no command given (see --help)\n");
-    return 2;
+    return report("", "no command given (see --help)", 2);
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "medport: %s\n", e.what());
-    return 2;
+    return report("", e.what(), 2);
   } catch (const InputError& e) {
-    std::fprintf(stderr, "medport: error: %s\n", e.what());
-    return 3;
+    return report("error: ", e.what(), 3);
   } catch (const EngineError& e) {
-    std::fprintf(stderr, "medport: engine error: %s\n", e.what());
-    return 1;
+    return report("engine error: ", e.what(), 1);
+  } catch (const std::filesystem::filesystem_error& e) {
+    // Not a folder, read-only, full disk, a symlink loop, a name too long: the user's path.
+    return report("error: ", filesystem_message(e), 3);
+  } catch (const nlohmann::json::type_error& e) {
+    // 316: a string that is not UTF-8 - on Linux, a file name - met a JSON writer.
+    if (e.id == 316)
+      return report("error: ", "a file or folder name is not valid UTF-8 and cannot be written to JSON; rename it (" +
+                                   std::string(e.what()) + ")", 3);
+    return report("internal error: ", e.what(), 1);
+  } catch (const std::bad_alloc&) {
+    return report("engine error: ", "out of memory", 1);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "medport: internal error: %s\n", e.what());
-    return 1;
+    return report("internal error: ", e.what(), 1);
   }
 }

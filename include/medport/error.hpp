@@ -20,8 +20,10 @@ class UsageError : public std::runtime_error {
 class InputError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+  // "source: what"; a `what` that already starts with "source: " (an error caught and re-thrown
+  // with its file's name) is kept as it is, so every message names its file once.
   InputError(const std::string& source, const std::string& what)
-      : std::runtime_error(source.empty() ? what : source + ": " + what) {}
+      : std::runtime_error(source.empty() || what.starts_with(source + ": ") ? what : source + ": " + what) {}
 };
 
 class EngineError : public std::runtime_error {

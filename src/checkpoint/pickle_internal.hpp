@@ -28,6 +28,9 @@ struct PickleContext {
   // Refuses to call (or build a tensor from) a name medport never executes.
   [[noreturn]] void refuse_call(const std::string& qualified_name) const;
   [[noreturn]] void refuse_tensor_dependency(const std::string& qualified_name) const;
+  // A GLOBAL / STACK_GLOBAL naming anything but an allow-listed global or an inert record type,
+  // never called: refused all the same (reported at the opcode that named it).
+  [[noreturn]] void refuse_reference(const std::string& qualified_name) const;
   void count_elements(std::size_t n);
   void count_string_bytes(std::size_t n);
   void check_nesting(const Value& container) const;

@@ -1,6 +1,7 @@
 // The opcode loop of the pickle reader: a stack machine over Values, iterative and bounded.
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -18,6 +19,12 @@ void PickleContext::fail(const std::string& what) const {
 void PickleContext::refuse_call(const std::string& name) const {
   throw InputError(options->source, "the pickle calls " + name +
                                         ", which medport never executes; refusing the file (opcode " +
+                                        std::string(opcode) + " at byte " + std::to_string(offset) + ")");
+}
+
+void PickleContext::refuse_reference(const std::string& name) const {
+  throw InputError(options->source, "the pickle refers to " + name +
+                                        ", which medport never imports or executes; refusing the file (opcode " +
                                         std::string(opcode) + " at byte " + std::to_string(offset) + ")");
 }
 
@@ -216,6 +223,15 @@ class Machine {
     if (!detail::is_valid_utf8(line)) ctx_.fail("global name is not valid UTF-8");
     return std::string(line);
   }
+  // The global a GLOBAL / STACK_GLOBAL names. A name that is neither allow-listed nor an inert
+  // record type is refused when called (REDUCE, NEWOBJ...) and, if the pickle only names it, at
+  // STOP (the first such name, where it was named).
+  GlobalRef named_global(const std::string& module, const std::string& name) {
+    GlobalRef g = detail::resolve_global(module, name);
+    if (g.builtin < 0 && !is_inert_record_type(g.module, g.name) && !foreign_global_)
+      foreign_global_ = ForeignGlobal{g.qualified(), ctx_.offset, ctx_.opcode};
+    return g;
+  }
   // Python 2 str: text when it is valid UTF-8 (torch.load's default encoding), bytes otherwise.
   ValuePtr make_python2_string(std::string s) {
     ctx_.count_string_bytes(s.size());
@@ -268,6 +284,12 @@ class Machine {
   std::size_t pos_ = 0;
   int protocol_ = 0;
   bool stopped_ = false;
+  struct ForeignGlobal {
+    std::string name;
+    std::size_t offset;
+    std::string_view opcode;
+  };
+  std::optional<ForeignGlobal> foreign_global_;
   std::vector<ValuePtr> stack_;
   std::vector<std::size_t> marks_;
   std::unordered_map<std::uint64_t, ValuePtr> memo_;
@@ -532,7 +554,7 @@ void Machine::step(unsigned char op) {
     case 'c': {
       const std::string module = read_name_line();
       const std::string name = read_name_line();
-      push(Value::global(detail::resolve_global(module, name)));
+      push(Value::global(named_global(module, name)));
       break;
     }
     case 0x93: {
@@ -540,7 +562,7 @@ void Machine::step(unsigned char op) {
       auto module = pop();
       if (!name->is(ValueKind::Str) || !module->is(ValueKind::Str))
         ctx_.fail("STACK_GLOBAL needs two strings, got " + module->type_name() + " and " + name->type_name());
-      push(Value::global(detail::resolve_global(module->as_str(), name->as_str())));
+      push(Value::global(named_global(module->as_str(), name->as_str())));
       break;
     }
     case 'R': {
@@ -669,6 +691,11 @@ UnpickleResult Machine::run() {
     const char* name = opcode_name(op);
     ctx_.opcode = name ? name : "?";
     step(op);
+  }
+  if (foreign_global_) {
+    ctx_.offset = foreign_global_->offset;
+    ctx_.opcode = foreign_global_->opcode;
+    ctx_.refuse_reference(foreign_global_->name);
   }
   UnpickleResult result;
   if (stack_.empty()) ctx_.fail("STOP with an empty stack");

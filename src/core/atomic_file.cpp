@@ -22,7 +22,14 @@ AtomicFile::AtomicFile(fs::path destination, std::string_view temp_suffix) : des
   std::error_code ec;
   fs::create_directories(parent, ec);
   if (ec) throw InputError(parent.string(), "cannot create folder: " + ec.message());
-  std::string tmpl = (parent / ("." + destination_.filename().string() + ".tmp-XXXXXX")).string();
+  // "." + name + ".tmp-XXXXXX" + suffix must itself fit the file system's name limit, so a name
+  // close to the limit gets a shortened temporary (the rename gives the full name back).
+  std::string name = destination_.filename().string();
+  const long name_max = ::pathconf(parent.c_str(), _PC_NAME_MAX);
+  const std::size_t limit = name_max > 0 ? static_cast<std::size_t>(name_max) : 255;
+  const std::size_t overhead = 1 + 11 + temp_suffix.size();
+  if (name.size() + overhead > limit) name.resize(limit > overhead ? limit - overhead : 0);
+  std::string tmpl = (parent / ("." + name + ".tmp-XXXXXX")).string();
   tmpl += temp_suffix;
   fd_ = ::mkstemps(tmpl.data(), static_cast<int>(temp_suffix.size()));
   if (fd_ < 0) throw InputError(destination_.string(), std::string("cannot create a temporary file: ") + std::strerror(errno));

@@ -20,6 +20,8 @@ namespace fs = std::filesystem;
 std::vector<std::byte> read_file(const fs::path& path, std::size_t max_bytes) {
   std::error_code ec;
   const auto status = fs::status(path, ec);
+  // A symlink loop, a name too long or a folder without permission is not "no such file".
+  if (ec && ec != std::errc::no_such_file_or_directory) throw InputError(path.string(), "cannot open: " + ec.message());
   if (ec || !fs::exists(status)) throw InputError(path.string(), "no such file");
   if (fs::is_directory(status)) throw InputError(path.string(), "is a directory, expected a file");
   if (!fs::is_regular_file(status)) throw InputError(path.string(), "is not a regular file");

@@ -57,6 +57,7 @@ Image read_image(const std::filesystem::path& path, const ReadOptions& options) 
     image.spacing = *options.spacing;
   }
   image.validate();
+  apply_non_finite_policy(image.data, image.shape, image.source, options.non_finite);
   return image;
 }
 

@@ -12,6 +12,7 @@
 #include "image_formats.hpp"
 #include "medport/error.hpp"
 #include "medport/util/file_io.hpp"
+#include "zlib_streams.hpp"
 
 namespace medport::imaging::detail {
 namespace {
@@ -49,9 +50,9 @@ std::vector<double> numbers(const std::string& text, const std::string& source, 
     try {
       std::size_t used = 0;
       out.push_back(std::stod(token, &used));
-      if (used != token.size()) throw std::invalid_argument(token);
+      if (used != token.size() || !std::isfinite(out.back())) throw std::invalid_argument(token);
     } catch (const std::exception&) {
-      throw InputError(source, key + " holds a non-number '" + token + "'");
+      throw InputError(source, key + " holds '" + token + "', not a finite number");
     }
   }
   return out;
@@ -95,38 +96,29 @@ float decode(const std::byte* p, const std::string& type, bool swap) {
   return element_at<double>(p, swap);
 }
 
-std::vector<std::byte> inflate_exact(std::span<const std::byte> in, std::size_t expected, const std::string& source) {
-  std::vector<std::byte> out(expected);
-  z_stream zs{};
-  if (inflateInit(&zs) != Z_OK) throw InputError(source, "zlib initialisation failed");
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data()));
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  std::size_t in_left = in.size(), out_left = expected;
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    const auto in_chunk = static_cast<uInt>(std::min<std::size_t>(in_left, 1u << 30));
-    const auto out_chunk = static_cast<uInt>(std::min<std::size_t>(out_left, 1u << 30));
-    zs.avail_in = in_chunk;
-    zs.avail_out = out_chunk;
-    rc = inflate(&zs, Z_NO_FLUSH);
-    in_left -= in_chunk - zs.avail_in;
-    out_left -= out_chunk - zs.avail_out;
-    if (rc == Z_OK && out_left == 0) {
-      // The stream must end here; more output means the sizes disagree.
-      std::byte extra{};
-      zs.next_out = reinterpret_cast<Bytef*>(&extra);
-      zs.avail_out = 1;
-      zs.avail_in = static_cast<uInt>(std::min<std::size_t>(in_left, 1u << 30));
-      rc = inflate(&zs, Z_NO_FLUSH);
-      if (zs.avail_out == 0) rc = Z_DATA_ERROR;
-      break;
-    }
-    if (rc == Z_OK && zs.avail_in == 0 && in_left == 0) rc = Z_BUF_ERROR;
-  }
-  inflateEnd(&zs);
-  if (rc != Z_STREAM_END || out_left != 0)
-    throw InputError(source, "compressed MetaImage data is corrupt or does not hold " + std::to_string(expected) + " bytes");
-  return out;
+// ElementDataFile: a file in the header's own folder (or below it), never one reached through
+// "..", an absolute path or a symbolic link that leads outside that folder.
+std::filesystem::path confined_data_file(const std::filesystem::path& header, const std::string& name) {
+  namespace fs = std::filesystem;
+  const std::string source = header.string();
+  if (name.empty() || name == "LIST" || name.find('%') != std::string::npos || name.find(' ') != std::string::npos)
+    throw InputError(source, "unsupported ElementDataFile '" + name + "' (LOCAL or one file)");
+  const fs::path relative(name);
+  if (relative.is_absolute() || name.find('\\') != std::string::npos)
+    throw InputError(source, "ElementDataFile '" + name + "' must be a file next to the header, not an absolute path");
+  for (const auto& part : relative)
+    if (part == "..") throw InputError(source, "ElementDataFile '" + name + "' must not leave the header's folder ('..')");
+  const fs::path folder = header.has_parent_path() ? header.parent_path() : fs::path(".");
+  const fs::path data = folder / relative;
+  std::error_code ec;
+  const fs::path real_folder = fs::canonical(folder, ec);
+  const fs::path real_data = ec ? fs::path() : fs::canonical(data, ec);
+  if (ec) throw InputError(source, "ElementDataFile '" + name + "' cannot be opened: " + ec.message());
+  const auto [f, d] = std::mismatch(real_folder.begin(), real_folder.end(), real_data.begin(), real_data.end());
+  if (f != real_folder.end())
+    throw InputError(source, "ElementDataFile '" + name + "' is a link to " + real_data.string() +
+                                 ", outside the header's folder");
+  return data;
 }
 
 std::vector<std::byte> deflate_all(std::span<const std::uint8_t> in) {
@@ -193,6 +185,9 @@ Image read_metaimage(const std::filesystem::path& path) {
   if (const auto* s = find_field(fields, {"ElementSpacing", "ElementSize"})) {
     spacing = numbers(*s, source, "ElementSpacing");
     if (spacing.size() != nd) throw InputError(source, "ElementSpacing needs " + std::to_string(nd) + " values");
+    for (double v : spacing)
+      if (!std::isfinite(v) || v <= 0)
+        throw InputError(source, "ElementSpacing holds '" + *s + "': the voxel spacing must be finite and > 0");
   }
   Image image;
   image.geometry.format = ImageFormat::MetaImage;
@@ -208,10 +203,7 @@ Image read_metaimage(const std::filesystem::path& path) {
   if (data_name == "LOCAL") {
     payload = std::span<const std::byte>(file).subspan(std::min(pos, file.size()));
   } else {
-    if (data_name.empty() || data_name == "LIST" || data_name.find('%') != std::string::npos ||
-        data_name.find(' ') != std::string::npos)
-      throw InputError(source, "unsupported ElementDataFile '" + data_name + "' (LOCAL or one file)");
-    external = read_file(path.parent_path() / data_name, kMaxMetaBytes);
+    external = read_file(confined_data_file(path, data_name), kMaxMetaBytes);
     payload = external;
   }
   const bool compressed = is_true(find_field(fields, {"CompressedData"}));
@@ -229,13 +221,14 @@ Image read_metaimage(const std::filesystem::path& path) {
   }
   std::vector<std::byte> inflated;
   if (compressed) {
-    if (static_cast<double>(expected) > static_cast<double>(payload.size()) * 1100.0 + 4096.0)
+    if (exceeds_deflate_ratio(expected, payload.size()))
       throw InputError(source, "DimSize claims more data than the compressed payload can hold");
-    inflated = inflate_exact(payload, expected, source);
+    inflated = inflate_exact(payload, expected, Wrapper::Zlib, source, "compressed MetaImage data");
     payload = inflated;
-  } else if (payload.size() < expected) {
+  } else if (payload.size() != expected) {
     throw InputError(data_name == "LOCAL" ? source : (path.parent_path() / data_name).string(),
-                     "truncated MetaImage data: " + std::to_string(payload.size()) + " bytes, expected " +
+                     std::string(payload.size() < expected ? "truncated MetaImage data: " : "MetaImage data too long: ") +
+                         std::to_string(payload.size()) + " bytes where DimSize and ElementType describe " +
                          std::to_string(expected));
   }
   const bool swap = is_true(find_field(fields, {"ElementByteOrderMSB", "BinaryDataByteOrderMSB"}));
@@ -246,7 +239,6 @@ Image read_metaimage(const std::filesystem::path& path) {
   image.shape = Shape{nc};
   for (std::size_t a = nd; a-- > 0;) image.shape.push_back(static_cast<std::int64_t>(dims[a]));
   image.spacing.assign(spacing.rbegin(), spacing.rend());
-  for (auto& s : image.spacing) s = std::fabs(s);
   image.data.resize(static_cast<std::size_t>(nc * nvox));
   for (std::int64_t v = 0; v < nvox; ++v)
     for (std::int64_t c = 0; c < nc; ++c)

@@ -7,6 +7,7 @@
 
 #include "image_formats.hpp"
 #include "medport/error.hpp"
+#include "medport/imaging/encoded_image_check.hpp"
 #include "medport/util/file_io.hpp"
 
 namespace medport::imaging::detail {
@@ -82,6 +83,7 @@ Image read_natural(const std::filesystem::path& path, const ReadOptions& options
   const std::string ext = path.extension().string();
   const bool tiff = ext == ".tif" || ext == ".tiff" || ext == ".TIF" || ext == ".TIFF";
   try {
+    check_encoded_image(bytes, source);
     if (tiff) {
       cv::imreadmulti(source, pages, cv::IMREAD_UNCHANGED);
     } else {

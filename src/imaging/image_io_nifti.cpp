@@ -2,20 +2,25 @@
 // (Z, Y, X) array nnU-Net's SimpleITK reader returns; a 4th dimension holds channels. Label maps
 // are written with the source's header (affine, units, orientation codes), as uint8.
 #include <nifti1_io.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <sstream>
 
 #include "image_formats.hpp"
 #include "medport/error.hpp"
 #include "medport/util/atomic_file.hpp"
+#include "medport/util/file_io.hpp"
+#include "zlib_streams.hpp"
 
 namespace medport::imaging::detail {
 namespace {
 
 constexpr std::size_t kMaxNiftiBytes = std::size_t{16} << 30;
+constexpr std::size_t kHeaderBytes = sizeof(nifti_1_header);  // 348
 
 struct NiftiDeleter {
   void operator()(nifti_image* nim) const { nifti_image_free(nim); }
@@ -23,87 +28,191 @@ struct NiftiDeleter {
 using NiftiPtr = std::unique_ptr<nifti_image, NiftiDeleter>;
 
 template <class T>
-void convert(const void* data, std::vector<float>& out, double slope, double inter) {
-  const auto* src = static_cast<const T*>(data);
+void convert(const std::byte* data, std::vector<float>& out, double slope, double inter) {
   for (std::size_t i = 0; i < out.size(); ++i) {
-    const double v = static_cast<double>(src[i]);
+    T raw;
+    std::memcpy(&raw, data + i * sizeof(T), sizeof(T));
+    const auto v = static_cast<double>(raw);
     out[i] = static_cast<float>(slope != 0.0 ? v * slope + inter : v);
   }
 }
 
-std::string nifti_dtype_name(int datatype) {
+struct NiftiType {
+  std::string numpy;
+  int bytes;
+};
+
+std::optional<NiftiType> nifti_type(int datatype) {
   switch (datatype) {
-    case DT_UINT8: return "uint8";
-    case DT_INT8: return "int8";
-    case DT_INT16: return "int16";
-    case DT_UINT16: return "uint16";
-    case DT_INT32: return "int32";
-    case DT_UINT32: return "uint32";
-    case DT_INT64: return "int64";
-    case DT_UINT64: return "uint64";
-    case DT_FLOAT32: return "float32";
-    case DT_FLOAT64: return "float64";
-    default: return {};
+    case DT_UINT8: return NiftiType{"uint8", 1};
+    case DT_INT8: return NiftiType{"int8", 1};
+    case DT_INT16: return NiftiType{"int16", 2};
+    case DT_UINT16: return NiftiType{"uint16", 2};
+    case DT_INT32: return NiftiType{"int32", 4};
+    case DT_UINT32: return NiftiType{"uint32", 4};
+    case DT_INT64: return NiftiType{"int64", 8};
+    case DT_UINT64: return NiftiType{"uint64", 8};
+    case DT_FLOAT32: return NiftiType{"float32", 4};
+    case DT_FLOAT64: return NiftiType{"float64", 8};
+    default: return std::nullopt;
   }
+}
+
+std::string number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+// The checked header fields a reader needs; everything nifticlib would quietly "repair"
+// (pixdim 0 -> 1, a missing magic read as ANALYZE) is refused here first.
+struct CheckedHeader {
+  nifti_1_header header{};  // in this machine's byte order
+  bool swapped = false;     // the file's byte order differs
+  NiftiType type;
+  int ndim = 0;             // 2, 3 or 4 (the 4th axis holds channels)
+  std::size_t data_offset = 0;
+  std::size_t data_bytes = 0;
+};
+
+CheckedHeader check_header(std::span<const std::byte> bytes, const std::string& source) {
+  if (bytes.size() < kHeaderBytes)
+    throw InputError(source, "not a NIfTI-1 file: " + std::to_string(bytes.size()) + " bytes, the header alone is 348");
+  CheckedHeader c;
+  std::memcpy(&c.header, bytes.data(), kHeaderBytes);
+  nifti_1_header& h = c.header;
+  if (h.sizeof_hdr != 348) {
+    int swapped_size = h.sizeof_hdr;
+    nifti_swap_4bytes(1, &swapped_size);
+    if (swapped_size == 348) {
+      swap_nifti_header(&h, 1);
+      c.swapped = true;
+    } else if (h.sizeof_hdr == 540 || swapped_size == 540) {
+      throw InputError(source, "NIfTI-2 files are not supported (sizeof_hdr 540); convert to NIfTI-1");
+    } else {
+      throw InputError(source, "not a NIfTI-1 file: sizeof_hdr is " + std::to_string(h.sizeof_hdr) + ", not 348");
+    }
+  }
+  if (std::memcmp(h.magic, "n+1\0", 4) != 0) {
+    if (std::memcmp(h.magic, "ni1\0", 4) == 0)
+      throw InputError(source, "NIfTI magic 'ni1' means a separate .hdr/.img pair; a .nii must have magic 'n+1'");
+    throw InputError(source, "NIfTI magic is not 'n+1' (an ANALYZE 7.5 file or not NIfTI)");
+  }
+  const auto type = nifti_type(h.datatype);
+  if (!type) throw InputError(source, std::string("unsupported NIfTI datatype ") + nifti_datatype_to_string(h.datatype));
+  c.type = *type;
+  if (h.bitpix != 8 * type->bytes)
+    throw InputError(source, "NIfTI bitpix " + std::to_string(h.bitpix) + " does not match datatype " + type->numpy +
+                                 " (" + std::to_string(8 * type->bytes) + " bits)");
+  if (h.dim[0] < 1 || h.dim[0] > 7)
+    throw InputError(source, "NIfTI dim[0] is " + std::to_string(h.dim[0]) + ", not 1..7");
+  for (int d = 1; d <= h.dim[0]; ++d)
+    if (h.dim[d] < 1) throw InputError(source, "NIfTI dim[" + std::to_string(d) + "] is " + std::to_string(h.dim[d]) + ", not positive");
+  c.ndim = h.dim[0];
+  while (c.ndim > 3 && h.dim[c.ndim] == 1) --c.ndim;  // trailing singleton axes beyond z
+  if (c.ndim < 2 || c.ndim > 4)
+    throw InputError(source, "NIfTI images must have 2 to 4 dimensions, found " + std::to_string(h.dim[0]));
+  for (int d = 1; d <= std::min(c.ndim, 3); ++d) {
+    const float p = h.pixdim[d];
+    if (!std::isfinite(p) || p <= 0.0F)
+      throw InputError(source, "NIfTI pixdim[" + std::to_string(d) + "] is " + number(p) +
+                                   ": the voxel spacing must be finite and > 0");
+  }
+  const float offset = h.vox_offset;
+  if (!std::isfinite(offset) || offset < 352.0F || offset != std::floor(offset) ||
+      static_cast<double>(offset) > static_cast<double>(kMaxNiftiBytes))
+    throw InputError(source, "NIfTI vox_offset is " + number(offset) + ": it must be a whole number >= 352 within the file");
+  if (h.scl_slope != 0.0F && std::isfinite(h.scl_slope) && !std::isfinite(h.scl_inter))
+    throw InputError(source, "NIfTI scl_inter is " + number(h.scl_inter) + " (not finite)");
+  if (std::isinf(h.scl_slope)) throw InputError(source, "NIfTI scl_slope is infinite");
+  if (h.sform_code > 0)
+    for (const float* row : {h.srow_x, h.srow_y, h.srow_z})
+      for (int i = 0; i < 4; ++i)
+        if (!std::isfinite(row[i])) throw InputError(source, "NIfTI sform (srow_x/y/z) holds a non-finite value");
+  if (h.qform_code > 0)
+    for (float q : {h.quatern_b, h.quatern_c, h.quatern_d, h.qoffset_x, h.qoffset_y, h.qoffset_z, h.pixdim[0]})
+      if (!std::isfinite(q)) throw InputError(source, "NIfTI qform (quatern_*/qoffset_*) holds a non-finite value");
+  double voxels = 1;
+  for (int d = 1; d <= c.ndim; ++d) voxels *= h.dim[d];
+  const double bytes_needed = voxels * type->bytes;
+  if (bytes_needed > static_cast<double>(kMaxNiftiBytes))
+    throw InputError(source, "NIfTI image too large: " + number(bytes_needed) + " bytes of voxel data (at most 16 GiB)");
+  c.data_offset = static_cast<std::size_t>(offset);
+  c.data_bytes = static_cast<std::size_t>(bytes_needed);
+  return c;
+}
+
+bool is_gzip_name(const std::filesystem::path& path) {
+  std::string name = path.filename().string();
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return name.ends_with(".gz");
+}
+
+// The whole file, decompressed and checked: exactly header + extensions + voxel data.
+std::vector<std::byte> read_nifti_bytes(const std::filesystem::path& path, CheckedHeader& header) {
+  const std::string source = path.string();
+  std::vector<std::byte> file = read_file(path, kMaxNiftiBytes);
+  if (!is_gzip_name(path)) {
+    header = check_header(file, source);
+  } else {
+    const auto head = inflate_prefix(file, kHeaderBytes, Wrapper::Gzip, source, "gzip stream");
+    header = check_header(head, source);
+    const std::size_t total = header.data_offset + header.data_bytes;
+    if (exceeds_deflate_ratio(total, file.size()))
+      throw InputError(source, "NIfTI header claims " + std::to_string(total) +
+                                   " bytes, more than the compressed file can hold (truncated or a decompression bomb)");
+    file = inflate_exact(file, total, Wrapper::Gzip, source, "gzip stream");
+  }
+  const std::size_t total = header.data_offset + header.data_bytes;
+  if (file.size() < total)
+    throw InputError(source, "truncated NIfTI file: " + std::to_string(file.size()) + " bytes, its header needs " +
+                                 std::to_string(total));
+  if (file.size() > total)
+    throw InputError(source, "NIfTI file holds " + std::to_string(file.size() - total) +
+                                 " bytes after the voxel data its header describes (wrong dim or datatype?)");
+  return file;
 }
 
 }  // namespace
 
 Image read_nifti(const std::filesystem::path& path) {
   const std::string source = path.string();
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw InputError(source, "no such file");
+  CheckedHeader checked;
+  std::vector<std::byte> file = read_nifti_bytes(path, checked);
   nifti_set_debug_level(0);
-  NiftiPtr nim(nifti_image_read(source.c_str(), 0));
-  if (!nim) throw InputError(source, "not a readable NIfTI-1 file (bad header)");
-  const std::string dtype = nifti_dtype_name(nim->datatype);
-  if (dtype.empty())
-    throw InputError(source, std::string("unsupported NIfTI datatype ") + nifti_datatype_to_string(nim->datatype));
-  int ndim = nim->ndim;
-  while (ndim > 3 && nim->dim[ndim] == 1) --ndim;  // trailing singleton axes beyond z
-  if (ndim < 2 || ndim > 4)
-    throw InputError(source, "NIfTI images must have 2 to 4 dimensions, found " + std::to_string(nim->ndim));
-  for (int d = 1; d <= ndim; ++d)
-    if (nim->dim[d] < 1) throw InputError(source, "NIfTI dimension " + std::to_string(d) + " is not positive");
-  const double bytes = static_cast<double>(nim->nvox) * nim->nbyper;
-  if (bytes > static_cast<double>(kMaxNiftiBytes)) throw InputError(source, "NIfTI image too large");
-  const auto file_size = std::filesystem::file_size(path, ec);
-  const bool gz = source.size() > 3 && source.substr(source.size() - 3) == ".gz";
-  if (!gz && static_cast<double>(file_size) < static_cast<double>(nim->iname_offset) + bytes)
-    throw InputError(source, "truncated NIfTI file: " + std::to_string(file_size) + " bytes, header needs " +
-                                 std::to_string(static_cast<std::int64_t>(nim->iname_offset + bytes)));
-  // deflate cannot expand more than ~1032:1, so a larger claim is a lie (or a bomb).
-  if (gz && bytes > static_cast<double>(file_size) * 1100.0 + 4096.0)
-    throw InputError(source, "NIfTI header claims more voxel data than the compressed file can hold");
-  if (nifti_image_load(nim.get()) != 0 || nim->data == nullptr)
-    throw InputError(source, "truncated or unreadable NIfTI voxel data");
+  NiftiPtr nim(nifti_convert_nhdr2nim(checked.header, source.c_str()));
+  if (!nim) throw InputError(source, "not a readable NIfTI-1 header");
+  std::byte* voxels = file.data() + checked.data_offset;
+  if (checked.swapped && checked.type.bytes > 1)
+    nifti_swap_Nbytes(checked.data_bytes / static_cast<std::size_t>(checked.type.bytes), checked.type.bytes, voxels);
 
+  const nifti_1_header& h = checked.header;
+  const int ndim = checked.ndim;
   Image image;
-  image.original_dtype = dtype;
-  const std::int64_t nx = nim->dim[1], ny = nim->dim[2], nz = ndim >= 3 ? nim->dim[3] : 1;
-  const std::int64_t nc = ndim == 4 ? nim->dim[4] : 1;
+  image.original_dtype = checked.type.numpy;
+  const std::int64_t nx = h.dim[1], ny = h.dim[2], nz = ndim >= 3 ? h.dim[3] : 1;
+  const std::int64_t nc = ndim == 4 ? h.dim[4] : 1;
   image.shape = ndim == 2 ? Shape{1, ny, nx} : Shape{nc, nz, ny, nx};
-  image.spacing = ndim == 2 ? std::vector<double>{std::fabs(nim->dy), std::fabs(nim->dx)}
-                            : std::vector<double>{std::fabs(nim->dz), std::fabs(nim->dy), std::fabs(nim->dx)};
-  for (auto& s : image.spacing)
-    if (!(s > 0) || !std::isfinite(s)) s = 1.0;
+  image.spacing = ndim == 2 ? std::vector<double>{h.pixdim[2], h.pixdim[1]}
+                            : std::vector<double>{h.pixdim[3], h.pixdim[2], h.pixdim[1]};
   image.data.resize(static_cast<std::size_t>(shape_numel(image.shape)));
-  if (image.data.size() > nim->nvox) throw InputError(source, "NIfTI voxel count does not match its dimensions");
-  const double slope = std::isfinite(nim->scl_slope) ? nim->scl_slope : 0.0;
-  const double inter = std::isfinite(nim->scl_inter) ? nim->scl_inter : 0.0;
-  switch (nim->datatype) {
-    case DT_UINT8: convert<std::uint8_t>(nim->data, image.data, slope, inter); break;
-    case DT_INT8: convert<std::int8_t>(nim->data, image.data, slope, inter); break;
-    case DT_INT16: convert<std::int16_t>(nim->data, image.data, slope, inter); break;
-    case DT_UINT16: convert<std::uint16_t>(nim->data, image.data, slope, inter); break;
-    case DT_INT32: convert<std::int32_t>(nim->data, image.data, slope, inter); break;
-    case DT_UINT32: convert<std::uint32_t>(nim->data, image.data, slope, inter); break;
-    case DT_INT64: convert<std::int64_t>(nim->data, image.data, slope, inter); break;
-    case DT_UINT64: convert<std::uint64_t>(nim->data, image.data, slope, inter); break;
-    case DT_FLOAT32: convert<float>(nim->data, image.data, slope, inter); break;
-    case DT_FLOAT64: convert<double>(nim->data, image.data, slope, inter); break;
+  const double slope = std::isfinite(h.scl_slope) ? h.scl_slope : 0.0;  // NaN: no scaling (NIfTI-1)
+  const double inter = slope != 0.0 ? h.scl_inter : 0.0;
+  switch (h.datatype) {
+    case DT_UINT8: convert<std::uint8_t>(voxels, image.data, slope, inter); break;
+    case DT_INT8: convert<std::int8_t>(voxels, image.data, slope, inter); break;
+    case DT_INT16: convert<std::int16_t>(voxels, image.data, slope, inter); break;
+    case DT_UINT16: convert<std::uint16_t>(voxels, image.data, slope, inter); break;
+    case DT_INT32: convert<std::int32_t>(voxels, image.data, slope, inter); break;
+    case DT_UINT32: convert<std::uint32_t>(voxels, image.data, slope, inter); break;
+    case DT_INT64: convert<std::int64_t>(voxels, image.data, slope, inter); break;
+    case DT_UINT64: convert<std::uint64_t>(voxels, image.data, slope, inter); break;
+    case DT_FLOAT32: convert<float>(voxels, image.data, slope, inter); break;
+    case DT_FLOAT64: convert<double>(voxels, image.data, slope, inter); break;
     default: break;
   }
+  file.clear();
+  file.shrink_to_fit();
   // Geometry as SimpleITK reports it: LPS world, from the sform when set, else the qform.
   const mat44& m = nim->sform_code > 0 ? nim->sto_xyz : nim->qto_xyz;
   const int world = ndim == 2 ? 2 : 3;

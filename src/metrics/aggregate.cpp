@@ -6,6 +6,7 @@
 
 #include "medport/error.hpp"
 #include "medport/util/file_io.hpp"
+#include "medport/util/json_text.hpp"
 
 namespace medport::metrics {
 namespace {
@@ -156,7 +157,7 @@ void write_metrics_csv(const std::filesystem::path& path, const std::vector<Case
 
 void write_metrics_json(const std::filesystem::path& path, const std::vector<CaseMetrics>& cases,
                         bool substitute_worst_case) {
-  write_file_atomic(path, metrics_json(cases, substitute_worst_case).dump(2) + "\n");
+  write_file_atomic(path, json_text(metrics_json(cases, substitute_worst_case)) + "\n");
 }
 
 }  // namespace medport::metrics

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "medport/error.hpp"
+#include "medport/runtime/privacy.hpp"
 
 namespace medport::runtime {
 
@@ -73,8 +74,15 @@ const char* ort_code_name(OrtErrorCode code) {
 }  // namespace
 namespace {
 
+// The one environment of the process. Telemetry is off before it exists (the environment
+// variable, read when the runtime initialises its telemetry) and after (the API switch).
 Ort::Env& ort_env() {
-  static Ort::Env env(ORT_LOGGING_LEVEL_WARNING, "medport");
+  static Ort::Env env = [] {
+    disable_runtime_telemetry();
+    Ort::Env created(ORT_LOGGING_LEVEL_WARNING, "medport");
+    created.DisableTelemetryEvents();
+    return created;
+  }();
   return env;
 }
 
@@ -139,7 +147,13 @@ SessionOptions session_options_from_flags(int threads, const std::string& provid
   return options;
 }
 
+std::string onnxruntime_version() {
+  disable_runtime_telemetry();
+  return Ort::GetVersionString();
+}
+
 bool cuda_provider_available() {
+  disable_runtime_telemetry();
   const auto providers = Ort::GetAvailableProviders();
   if (std::find(providers.begin(), providers.end(), "CUDAExecutionProvider") == providers.end()) return false;
   try {

@@ -9,6 +9,7 @@
 
 #include "medport/imaging/image.hpp"
 #include "medport/imaging/label_image.hpp"
+#include "medport/imaging/non_finite.hpp"
 
 namespace medport::imaging {
 
@@ -20,6 +21,8 @@ struct ReadOptions {
   bool to_gray = false;
   // .npy arrays with 3 axes are (Z, Y, X) unless this says they are (C, Y, X).
   bool npy_channels_first = false;
+  // NaN / +-inf pixel values: refused by default (an InputError naming the file); `--nan-to-num`.
+  NonFinitePolicy non_finite;
   // DICOM folders and multi-frame files: which series and frames to read.
   dicom::Selection dicom;
 };

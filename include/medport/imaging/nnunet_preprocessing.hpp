@@ -91,6 +91,10 @@ CropResult crop_to_nonzero(std::span<const float> data, const Shape& shape);
 void normalize_channel(std::span<float> channel, std::span<const float> seg, const ChannelNormalization& norm);
 
 // --- whole pipeline ---
+// Refused (InputError naming the image) before anything is resampled: a resampled image of more
+// than kMaxResampledVoxels values (channels x voxels), and a 2-D image given to a 3-D
+// configuration whose slice spacing would turn it into more than one slice.
+inline constexpr double kMaxResampledVoxels = 268435456.0;  // 2^28
 PreprocessedCase preprocess(const Image& image, const PreprocessingConfig& config);
 
 struct LabelConfig {

@@ -24,6 +24,8 @@ Provider parse_provider(const std::string& name);  // "cpu" | "cuda"; throws Usa
 // Options from the CLI's --threads / --provider flags; throws UsageError when "cuda" is asked
 // for but this machine cannot create the CUDA execution provider.
 SessionOptions session_options_from_flags(int threads, const std::string& provider);
+// The ONNX Runtime version string ("1.29.0").
+std::string onnxruntime_version();
 // True when this ONNX Runtime build can create the CUDA execution provider here.
 bool cuda_provider_available();
 

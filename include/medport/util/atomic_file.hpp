@@ -17,7 +17,8 @@ namespace medport {
 
 class AtomicFile {
  public:
-  // Creates the destination's folder if needed and ".<name>.tmp-XXXXXX<suffix>" in it.
+  // Creates the destination's folder if needed and ".<name>.tmp-XXXXXX<suffix>" in it (<name>
+  // shortened when the whole would exceed the file system's name limit).
   explicit AtomicFile(std::filesystem::path destination, std::string_view temp_suffix = {});
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;

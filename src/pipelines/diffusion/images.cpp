@@ -10,6 +10,7 @@
 
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
+#include "medport/imaging/encoded_image_check.hpp"
 #include "medport/util/file_io.hpp"
 
 namespace medport::diffusion {
@@ -85,6 +86,7 @@ bool is_codec_image(const std::filesystem::path& path) {
 // PNG/JPEG/BMP/TIFF through OpenCV: 8-bit gray, RGB or RGBA (alpha dropped, like PIL convert("RGB")).
 Netpbm read_codec_image(const std::filesystem::path& path) {
   const std::vector<std::byte> bytes = read_file(path, std::size_t{1} << 30);
+  imaging::check_encoded_image(bytes, path.string());
   const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U, const_cast<std::byte*>(bytes.data()));
   cv::Mat decoded;
   try {

@@ -6,6 +6,8 @@
 #include "medport/error.hpp"
 #include "medport/pipelines/phantom/phantom.hpp"
 #include "medport/util/file_io.hpp"
+#include "medport/util/output_paths.hpp"
+#include "medport/util/json_text.hpp"
 
 namespace medport::pipelines::phantom {
 
@@ -25,10 +27,8 @@ void write_u8_npy(const fs::path& path, std::span<const std::uint8_t> pixels, st
   ckpt::write_npy_file(path, Tensor::from_bytes(DType::U8, {rows, cols}, bytes));
 }
 
-}  // namespace
-
-void write_phantom_patient(const fs::path& dir, const PhantomPatient& patient, const nlohmann::ordered_json& measured) {
-  const fs::path folder = dir / patient.id;
+// Every file of one patient, into `folder`.
+void write_patient_files(const fs::path& folder, const PhantomPatient& patient, const nlohmann::ordered_json& measured) {
   nlohmann::ordered_json spacing = nlohmann::ordered_json::object();
   for (const auto& v : patient.views) {
     const std::int64_t rows = v.labels.shape[0], cols = v.labels.shape[1];
@@ -42,7 +42,7 @@ void write_phantom_patient(const fs::path& dir, const PhantomPatient& patient, c
     write_gray_png(folder / (base + "_labels.png"), visible, rows, cols);
     spacing[v.view] = {v.labels.spacing[0], v.labels.spacing[1]};
   }
-  write_file_atomic(folder / "spacing.json", spacing.dump(2) + "\n");
+  write_file_atomic(folder / "spacing.json", json_text(spacing) + "\n");
 
   const auto& t = patient.truth;
   nlohmann::ordered_json truth = {
@@ -56,7 +56,24 @@ void write_phantom_patient(const fs::path& dir, const PhantomPatient& patient, c
   };
   if (!measured.is_null()) truth["measured"] = measured;
   truth["parameters"] = patient.parameters;
-  write_file_atomic(folder / (patient.id + "_truth.json"), truth.dump(2) + "\n");
+  write_file_atomic(folder / (patient.id + "_truth.json"), json_text(truth) + "\n");
+}
+
+}  // namespace
+
+void write_phantom_patient(const fs::path& dir, const PhantomPatient& patient, const nlohmann::ordered_json& measured) {
+  // The patient appears whole or not at all: written into a hidden folder, renamed into place.
+  AtomicFolder patient_folder(dir / patient.id);
+  try {
+    write_patient_files(patient_folder.path(), patient, measured);
+  } catch (const InputError& e) {  // name the patient folder the user will look for, not the hidden one
+    std::string what = e.what();
+    const std::string hidden = patient_folder.path().string();
+    for (auto at = what.find(hidden); at != std::string::npos; at = what.find(hidden, at))
+      what.replace(at, hidden.size(), patient_folder.destination().string());
+    throw InputError(what);
+  }
+  patient_folder.commit();
 }
 
 }  // namespace medport::pipelines::phantom

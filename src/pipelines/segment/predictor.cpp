@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -281,6 +282,13 @@ std::vector<float> predict_logits(std::span<const LoadedModel> models, std::span
     numel *= d;
   }
   if (numel != static_cast<std::int64_t>(image.size())) throw InputError("image", "values do not match its shape");
+  // The last line of defence for arrays that did not come through the image readers (e.g.
+  // --preprocessed): a network fed NaN returns an all-background map that looks like a result.
+  const auto non_finite = std::count_if(image.begin(), image.end(), [](float v) { return !std::isfinite(v); });
+  if (non_finite > 0)
+    throw InputError("image", "holds " + std::to_string(non_finite) +
+                                  " NaN or infinite value(s); the network cannot segment them (for raw images, "
+                                  "--nan-to-num replaces them)");
   const std::int64_t classes = first.output_channels;
   if (numel / image_shape[0] > kMaxImageElements / classes) throw InputError("image", "logits would be too large");
 

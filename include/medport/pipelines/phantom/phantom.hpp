@@ -61,7 +61,8 @@ PhantomPatient generate_phantom_patient(const PhantomOptions& options, int index
 // Writes DIR/<id>/: <id>_<view>_<phase>{.png,.npy} (8-bit image), <id>_<view>_<phase>_gt{.npy,.png}
 // (labels, raw values 0..3), <id>_<view>_<phase>_labels.png (labels x 85, for viewing),
 // spacing.json {"2CH": [row, col], "4CH": [row, col]} and <id>_truth.json (analytic truth,
-// parameters, and `measured` unless it is null). Every file is written atomically.
+// parameters, and `measured` unless it is null). The patient folder is written as a whole
+// (AtomicFolder): a failure or a kill leaves no partial patient; a rerun replaces it.
 void write_phantom_patient(const std::filesystem::path& dir, const PhantomPatient& patient,
                            const nlohmann::ordered_json& measured);
 
