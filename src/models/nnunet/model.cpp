@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "models/checkpoint_io.hpp"
+#include "medport/checkpoint/torch_checkpoint.hpp"
 #include "medport/checkpoint/value_json.hpp"
 #include "medport/error.hpp"
 #include "medport/util/file_io.hpp"
@@ -69,9 +69,9 @@ Model load_model(const LocatedSource& location) {
   Model m;
   m.location = location;
   const std::string source = location.checkpoint.string();
-  const auto bytes = std::make_shared<const std::vector<std::byte>>(read_file(location.checkpoint));
-  m.checkpoint_sha256 = sha256_hex(*bytes);
-  const ckpt::ValuePtr root_ptr = models::read_checkpoint_root(bytes, source);
+  const auto file = ckpt::FileBytes::map(location.checkpoint);  // storages are views, read when used
+  m.checkpoint_sha256 = file->sha256();
+  const ckpt::ValuePtr root_ptr = ckpt::load_torch_checkpoint(file).root;
   const ckpt::Value& root = *root_ptr;
 
   ckpt::ValuePtr init_args;
