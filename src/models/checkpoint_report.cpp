@@ -11,7 +11,8 @@
 #include "medport/checkpoint/value_json.hpp"
 #include "medport/checkpoint/zip_archive.hpp"
 #include "medport/error.hpp"
-#include "medport/models/detect_family.hpp"
+#include "medport/checkpoint/weight_source.hpp"
+#include "medport/models/family.hpp"
 
 namespace medport::models {
 namespace {
@@ -207,7 +208,7 @@ json build_checkpoint_report(const std::filesystem::path& path) {
   r["byteorder"] = c.byteorder;
   r["top_level"] = c.top_level;
 
-  std::vector<TensorInfo> infos;
+  std::vector<ckpt::WeightInfo> infos;
   infos.reserve(c.entries.size());
   std::vector<std::vector<const Entry*>> by_storage;  // storage id -> its entries, in file order
   std::int64_t total = 0, unique = 0;
@@ -218,7 +219,7 @@ json build_checkpoint_report(const std::filesystem::path& path) {
     if (by_storage[e.storage].empty()) unique += e.storage_numel;
     by_storage[e.storage].push_back(&e);
     total += shape_numel(e.shape);
-    infos.push_back({e.path, e.shape});
+    infos.push_back({e.path, e.dtype, e.shape});
     tensor_list.set(e.path, {{"dtype", dtype_name(e.dtype)},
                              {"shape", e.shape},
                              {"contiguous", e.contiguous},
@@ -226,11 +227,13 @@ json build_checkpoint_report(const std::filesystem::path& path) {
                              {"storage_offset", e.offset},
                              {"strides", e.strides}});
   }
-  const FamilyDetection family = detect_family(infos);
+  // Detection from names and shapes only, through the family table convert uses.
+  const auto detected = detect_family(ckpt::WeightSource::index_only(std::move(infos), c.root, path.string()));
+  const std::string prefix = detected && !detected->prefix.empty() ? detected->prefix + "." : "";
   std::int64_t params = 0;
   std::vector<bool> counted(by_storage.size(), false);
   for (const auto& e : c.entries)
-    if (e.path.rfind(family.state_dict_prefix, 0) == 0 && !counted[e.storage]) {
+    if (e.path.rfind(prefix, 0) == 0 && !counted[e.storage]) {
       counted[e.storage] = true;
       params += e.storage_numel;
     }
@@ -239,7 +242,7 @@ json build_checkpoint_report(const std::filesystem::path& path) {
   r["storage_count"] = by_storage.size();
   r["total_elements_all_tensors"] = total;
   r["unique_elements"] = unique;
-  r["parameter_count"] = family.family == "unknown" ? unique : params;
+  r["parameter_count"] = detected ? params : unique;
   r["tensors"] = std::move(tensors);
   json aliases = json::array();
   for (const auto& paths : by_storage) {
@@ -249,10 +252,20 @@ json build_checkpoint_report(const std::filesystem::path& path) {
     aliases.push_back({{"storage", paths.front()->storage_key}, {"paths", std::move(names)}});
   }
   r["aliases"] = std::move(aliases);
-  r["family"] = {{"id", family.family},
-                 {"name", family.display_name},
-                 {"state_dict_prefix", family.state_dict_prefix},
-                 {"evidence", family.evidence}};
+  if (detected)
+    r["family"] = {{"id", detected->family},
+                   {"variant", detected->variant},
+                   {"name", detected->display_name},
+                   {"convertible", detected->unsupported_reason.empty()},
+                   {"state_dict_prefix", prefix},
+                   {"evidence", detected->evidence}};
+  else
+    r["family"] = {{"id", "unknown"},
+                   {"variant", ""},
+                   {"name", "unknown"},
+                   {"convertible", false},
+                   {"state_dict_prefix", ""},
+                   {"evidence", {"no known architecture's key layout matched the tensor names"}}};
   if (c.root && c.root->is(ckpt::ValueKind::Dict) && c.root->contains("network_weights") &&
       (c.root->contains("init_args") || c.root->contains("trainer_name")))
     r["nnunet"] = nnunet_facts(*c.root);
