@@ -103,7 +103,7 @@ class NnunetFamily final : public ModelFamily {
   BuiltModel build(const ckpt::WeightSource& weights, const Detection&, const ConvertContext& context) const override {
     const ConvertOptions& o = context.options;
     const LocatedSource location = locate_source(SourceRequest{context.source, o.fold, o.checkpoint});
-    const Model model = load_model(location, weights);
+    Model model = load_model(location, weights);
     const Architecture& a = model.architecture;
 
     GraphOptions graph_options;
@@ -125,6 +125,7 @@ class NnunetFamily final : public ModelFamily {
     s.variant = a.class_short_name();
     s.graphs.push_back({"model", "", io_specs(a, {kInputName}, a.input_channels),
                         io_specs(a, sidecar_options.output_names, a.num_classes), "fp32"});
+    model.checkpoint_sha256 = weights.sha256();  // asked for after the graph: hashed meanwhile when in the background
     s.family_section = make_sidecar(model, sidecar_options);
 
     out.details.push_back("configuration: " + model.configuration + " (plans from " + model.plans_origin + ")");
