@@ -1,7 +1,9 @@
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string_view>
 
 #include "checkpoint/npy_format.hpp"
@@ -205,7 +207,20 @@ void check_shape_fits(const Header& h, const std::string& source) {
 
 }  // namespace
 
+std::size_t header_size(std::span<const std::byte> head) {
+  if (head.size() < kMagicSize + 2 || std::memcmp(head.data(), kMagic, kMagicSize) != 0) return 0;
+  const auto major = static_cast<unsigned>(head[6]);
+  const std::size_t length_size = major == 1 ? 2 : 4;
+  const std::size_t text_start = kMagicSize + 2 + length_size;
+  if (head.size() < text_start) return text_start;
+  return text_start + std::min<std::size_t>(load_le(head, kMagicSize + 2, length_size), kMaxHeaderLength + 1);
+}
+
 Header parse_header(std::span<const std::byte> bytes, const std::string& source) {
+  return parse_header(bytes, bytes.size(), source);
+}
+
+Header parse_header(std::span<const std::byte> bytes, std::uint64_t total_size, const std::string& source) {
   if (bytes.size() < kMagicSize + 2 || std::memcmp(bytes.data(), kMagic, kMagicSize) != 0)
     throw InputError(source, "not a .npy file (it does not start with \\x93NUMPY)");
   const auto major = static_cast<unsigned>(bytes[6]);
@@ -216,11 +231,12 @@ Header parse_header(std::span<const std::byte> bytes, const std::string& source)
   const std::size_t text_start = kMagicSize + 2 + length_size;
   if (bytes.size() < text_start) throw InputError(source, ".npy file is truncated inside its header");
   const std::size_t text_length = load_le(bytes, kMagicSize + 2, length_size);
-  if (text_length > bytes.size() - text_start)
+  if (text_length > total_size - text_start)
     throw InputError(source, ".npy header claims " + std::to_string(text_length) + " bytes but only " +
-                                 std::to_string(bytes.size() - text_start) + " follow (truncated file?)");
+                                 std::to_string(total_size - text_start) + " follow (truncated file?)");
   if (text_length > kMaxHeaderLength)
     throw InputError(source, ".npy header of " + std::to_string(text_length) + " bytes is implausibly large");
+  if (text_length > bytes.size() - text_start) throw std::logic_error("parse_header: the header is not all in `head`");
   const std::string_view text(reinterpret_cast<const char*>(bytes.data()) + text_start, text_length);
   for (const char c : text)
     if (static_cast<unsigned char>(c) >= 0x80 || (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\r' && c != '\t'))
@@ -233,7 +249,7 @@ Header parse_header(std::span<const std::byte> bytes, const std::string& source)
   // Element count x item size must be exactly the bytes present (check_shape_fits bounds it).
   const std::int64_t numel = shape_numel(header.shape);
   const std::uint64_t expected = static_cast<std::uint64_t>(numel) * dtype_size(header.dtype);
-  const std::uint64_t present = bytes.size() - header.data_offset;
+  const std::uint64_t present = total_size - header.data_offset;
   if (expected != present)
     throw InputError(source, ".npy header announces shape " + shape_string(header.shape) + " of " +
                                  std::string(dtype_name(header.dtype)) + " (" + std::to_string(expected) +

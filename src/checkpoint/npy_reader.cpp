@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "checkpoint/byte_order.hpp"
 #include "checkpoint/npy_format.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
@@ -8,11 +9,6 @@
 
 namespace medport::ckpt {
 namespace {
-
-void swap_byte_order(std::vector<std::byte>& bytes, std::size_t item_size) {
-  for (std::size_t i = 0; i + item_size <= bytes.size(); i += item_size)
-    std::reverse(bytes.begin() + static_cast<std::ptrdiff_t>(i), bytes.begin() + static_cast<std::ptrdiff_t>(i + item_size));
-}
 
 // Column-major strides: the first index varies fastest.
 Shape fortran_strides(const Shape& shape) {
@@ -30,7 +26,7 @@ Shape fortran_strides(const Shape& shape) {
 Tensor read_npy(std::span<const std::byte> bytes, const std::string& source) {
   const npy::Header header = npy::parse_header(bytes, source);
   std::vector<std::byte> data(bytes.begin() + static_cast<std::ptrdiff_t>(header.data_offset), bytes.end());
-  if (header.big_endian) swap_byte_order(data, dtype_size(header.dtype));
+  if (header.big_endian) detail::swap_element_bytes(data, dtype_size(header.dtype));
   // NumPy bools are bytes; anything non-zero is True.
   if (header.dtype == DType::Bool)
     for (auto& b : data) b = b != std::byte{0} ? std::byte{1} : std::byte{0};
@@ -39,6 +35,11 @@ Tensor read_npy(std::span<const std::byte> bytes, const std::string& source) {
     return Tensor(std::move(storage), 0, header.shape, contiguous_strides(header.shape));
   // Callers get row-major data whatever the file's order.
   return Tensor(std::move(storage), 0, header.shape, fortran_strides(header.shape)).contiguous();
+}
+
+NpyInfo read_npy_info(std::span<const std::byte> bytes, const std::string& source) {
+  const npy::Header header = npy::parse_header(bytes, source);
+  return {header.dtype, header.shape, header.fortran_order};
 }
 
 Tensor read_npy_file(const std::filesystem::path& path) {

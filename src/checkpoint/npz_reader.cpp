@@ -1,10 +1,9 @@
-#include <algorithm>
-#include <unordered_set>
+#include <unordered_map>
 
+#include "checkpoint/npy_format.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/checkpoint/zip_archive.hpp"
 #include "medport/error.hpp"
-#include "medport/util/file_io.hpp"
 
 namespace medport::ckpt {
 namespace {
@@ -14,25 +13,27 @@ constexpr std::string_view kSuffix = ".npy";
 struct NpzFile::Impl {
   ZipArchive zip;
   std::vector<std::string> entries;  // zip entry of names_[i]
+  std::unordered_map<std::string, std::size_t> by_name;  // names_[i] -> i
 };
 
 NpzFile::NpzFile(std::shared_ptr<const std::vector<std::byte>> bytes, std::string source)
-    : impl_(std::make_unique<Impl>(Impl{ZipArchive(std::move(bytes), std::move(source)), {}})) {
-  std::unordered_set<std::string> seen;
+    : NpzFile(ZipArchive(std::move(bytes), std::move(source))) {}
+
+void NpzFile::list_members() {
   for (const auto& entry : impl_->zip.entry_names()) {
     if (entry.size() <= kSuffix.size() || !entry.ends_with(kSuffix))
       throw InputError(impl_->zip.source(), "npz member '" + entry + "' is not a .npy array");
     std::string name = entry.substr(0, entry.size() - kSuffix.size());
-    if (!seen.insert(name).second) throw InputError(impl_->zip.source(), "npz member '" + entry + "' appears twice");
+    if (!impl_->by_name.emplace(name, names_.size()).second)
+      throw InputError(impl_->zip.source(), "npz member '" + entry + "' appears twice");
     names_.push_back(std::move(name));
     impl_->entries.push_back(entry);
   }
 }
 
-NpzFile NpzFile::open(const std::filesystem::path& path) {
-  auto bytes = std::make_shared<const std::vector<std::byte>>(read_file(path));
-  return NpzFile(std::move(bytes), path.string());
-}
+NpzFile::NpzFile(ZipArchive zip) : impl_(std::make_unique<Impl>(Impl{std::move(zip), {}, {}})) { list_members(); }
+
+NpzFile NpzFile::open(const std::filesystem::path& path) { return NpzFile(ZipArchive::open_file(path)); }
 
 NpzFile::~NpzFile() = default;
 NpzFile::NpzFile(NpzFile&&) noexcept = default;
@@ -40,16 +41,29 @@ NpzFile& NpzFile::operator=(NpzFile&&) noexcept = default;
 
 const std::string& NpzFile::source() const { return impl_->zip.source(); }
 
-bool NpzFile::contains(const std::string& name) const {
-  return std::find(names_.begin(), names_.end(), name) != names_.end();
+bool NpzFile::contains(const std::string& name) const { return impl_->by_name.count(name) != 0; }
+
+const std::string& NpzFile::entry_of(const std::string& name) const {
+  const auto it = impl_->by_name.find(name);
+  if (it == impl_->by_name.end()) throw InputError(source(), "npz has no array named '" + name + "'");
+  return impl_->entries[it->second];
 }
 
 Tensor NpzFile::read(const std::string& name) const {
-  const auto it = std::find(names_.begin(), names_.end(), name);
-  if (it == names_.end()) throw InputError(source(), "npz has no array named '" + name + "'");
-  const std::string& entry = impl_->entries[static_cast<std::size_t>(it - names_.begin())];
-  const auto bytes = impl_->zip.read(entry);
-  return read_npy(bytes, source() + ":" + entry);
+  const std::string& entry = entry_of(name);
+  const ByteView bytes = impl_->zip.contents(entry);
+  return read_npy(bytes.bytes, source() + ":" + entry);
+}
+
+NpyInfo NpzFile::info(const std::string& name) const {
+  const std::string& entry = entry_of(name);
+  const std::string where = source() + ":" + entry;
+  constexpr std::size_t kFixedPart = 12;  // magic, version and the widest length field
+  auto head = impl_->zip.read_prefix(entry, kFixedPart);
+  const std::size_t needed = npy::header_size(head);
+  if (needed > head.size()) head = impl_->zip.read_prefix(entry, needed);
+  const npy::Header h = npy::parse_header(head, impl_->zip.entry_size(entry), where);
+  return {h.dtype, h.shape, h.fortran_order};
 }
 
 NamedTensors NpzFile::read_all() const {

@@ -7,7 +7,6 @@
 #include "checkpoint/safetensors_dtype.hpp"
 #include "medport/checkpoint/safetensors.hpp"
 #include "medport/error.hpp"
-#include "medport/util/file_io.hpp"
 
 namespace medport::ckpt {
 namespace {
@@ -104,9 +103,32 @@ std::map<std::string, std::string> parse_metadata(const json& value, const std::
   return metadata;
 }
 
+// A tensor's bytes where they lie: a view, unless they are misaligned for their element type or
+// are bools that are not all 0/1 (NumPy and torch read any non-zero byte as True); those are
+// copied (and normalised) on first use.
+std::shared_ptr<const Storage> tensor_storage(const std::shared_ptr<const FileBytes>& file, std::uint64_t offset,
+                                              std::uint64_t nbytes, DType dtype) {
+  const auto address = reinterpret_cast<std::uintptr_t>(file->bytes().data()) + offset;
+  if (dtype != DType::Bool && address % dtype_size(dtype) == 0)
+    return std::make_shared<const Storage>(dtype, file->view(offset, nbytes));
+  return std::make_shared<const Storage>(dtype, static_cast<std::size_t>(nbytes), [file, offset, nbytes, dtype] {
+    ByteView in_file = file->view(offset, nbytes);
+    const bool plain_bools =
+        std::all_of(in_file.bytes.begin(), in_file.bytes.end(), [](std::byte b) { return b <= std::byte{1}; });
+    if (dtype == DType::Bool && plain_bools) return in_file;
+    auto owned = std::make_shared<std::vector<std::byte>>(in_file.bytes.begin(), in_file.bytes.end());
+    if (dtype == DType::Bool)
+      for (auto& b : *owned) b = b != std::byte{0} ? std::byte{1} : std::byte{0};
+    const std::span<const std::byte> bytes(*owned);
+    return ByteView{bytes, std::move(owned), false};
+  });
+}
+
 }  // namespace
 
-SafetensorsFile read_safetensors(std::span<const std::byte> bytes, const std::string& source) {
+SafetensorsFile read_safetensors(std::shared_ptr<const FileBytes> file) {
+  const std::span<const std::byte> bytes = file->bytes();
+  const std::string& source = file->source();
   if (bytes.size() < 8)
     throw InputError(source, "too short for a safetensors file (" + std::to_string(bytes.size()) + " bytes)");
   const std::uint64_t header_length = load_u64_le(bytes);
@@ -120,11 +142,11 @@ SafetensorsFile read_safetensors(std::span<const std::byte> bytes, const std::st
   const json header = parse_header_json(text, source);
   if (!header.is_object()) throw InputError(source, "safetensors header is not a JSON object");
 
-  SafetensorsFile file;
+  SafetensorsFile out;
   std::vector<Entry> entries;
   for (const auto& [name, info] : header.items()) {
     if (name == "__metadata__")
-      file.metadata = parse_metadata(info, source);
+      out.metadata = parse_metadata(info, source);
     else
       entries.push_back(parse_entry(name, info, source));
   }
@@ -154,21 +176,20 @@ SafetensorsFile read_safetensors(std::span<const std::byte> bytes, const std::st
     throw InputError(source, "safetensors tensors cover " + std::to_string(expected_begin) + " of the " +
                                  std::to_string(data.size()) + " data bytes");
 
+  const std::uint64_t data_start = 8 + header_length;
   for (auto& e : entries) {
-    const auto piece = data.subspan(e.begin, e.end - e.begin);
-    std::vector<std::byte> owned(piece.begin(), piece.end());
-    if (e.dtype == DType::Bool)
-      for (auto& b : owned) b = b != std::byte{0} ? std::byte{1} : std::byte{0};
-    auto storage = std::make_shared<const Storage>(e.dtype, std::move(owned));
+    auto storage = tensor_storage(file, data_start + e.begin, e.end - e.begin, e.dtype);
     Shape strides = contiguous_strides(e.shape);
-    file.tensors.emplace_back(std::move(e.name), Tensor(std::move(storage), 0, std::move(e.shape), std::move(strides)));
+    out.tensors.emplace_back(std::move(e.name), Tensor(std::move(storage), 0, std::move(e.shape), std::move(strides)));
   }
-  return file;
+  return out;
 }
 
-SafetensorsFile read_safetensors_file(const std::filesystem::path& path) {
-  const auto bytes = read_file(path);
-  return read_safetensors(bytes, path.string());
+SafetensorsFile read_safetensors(std::span<const std::byte> bytes, const std::string& source) {
+  auto copy = std::make_shared<const std::vector<std::byte>>(bytes.begin(), bytes.end());
+  return read_safetensors(FileBytes::in_memory(std::move(copy), source));
 }
+
+SafetensorsFile read_safetensors_file(const std::filesystem::path& path) { return read_safetensors(FileBytes::map(path)); }
 
 }  // namespace medport::ckpt

@@ -7,7 +7,6 @@
 
 #include "medport/checkpoint/zip_archive.hpp"
 #include "medport/error.hpp"
-#include "medport/util/file_io.hpp"
 #include "pickle_internal.hpp"
 #include "torch_loader_internal.hpp"
 
@@ -54,11 +53,6 @@ std::uint64_t storage_nbytes(std::int64_t numel, DType dtype, std::uint64_t limi
     throw InputError(source, "storage " + key + " claims " + std::to_string(numel) + " " + std::string(dtype_name(dtype)) +
                                  " elements, more bytes than any file can hold");
   return static_cast<std::uint64_t>(n);
-}
-
-void byteswap_elements(std::vector<std::byte>& bytes, std::size_t esize) {
-  if (esize <= 1) return;
-  for (std::size_t i = 0; i + esize <= bytes.size(); i += esize) std::reverse(bytes.begin() + i, bytes.begin() + i + esize);
 }
 
 namespace {
@@ -175,15 +169,16 @@ constexpr std::string_view kLegacyMagic = "119547037146038801333356";
 
 }  // namespace
 
-TorchCheckpoint load_torch_checkpoint_bytes(std::shared_ptr<const std::vector<std::byte>> bytes,
-                                            const std::string& source, const TorchLoadOptions& options) {
+TorchCheckpoint load_torch_checkpoint(std::shared_ptr<const FileBytes> file, const TorchLoadOptions& options) {
   TorchCheckpoint out;
-  out.source = source;
-  const std::span<const std::byte> data(*bytes);
+  out.source = file->source();
+  out.file = std::move(file);
+  const std::string& source = out.source;
+  const std::span<const std::byte> data = out.file->bytes();
   if (data.empty()) throw InputError(source, "empty file");
   if (looks_like_zip(data)) {
     out.format = "torch-zip";
-    detail::load_zip_checkpoint(out, bytes, options);
+    detail::load_zip_checkpoint(out, options);
   } else if (starts_with(data, "PYTORCH1")) {
     throw InputError(source, "the 'PYTORCH1' preview format is not supported; re-save the checkpoint with torch.save");
   } else if (looks_like_tar(data)) {
@@ -203,7 +198,7 @@ TorchCheckpoint load_torch_checkpoint_bytes(std::shared_ptr<const std::vector<st
     }
     if (head.value->is(ValueKind::BigInt) && head.value->big_int_text() == kLegacyMagic) {
       out.format = "torch-legacy";
-      detail::load_legacy_checkpoint(out, data, head.consumed, options);
+      detail::load_legacy_checkpoint(out, head.consumed, options);
     } else {
       out.format = "pickle";
       out.pickle_protocol = head.protocol;
@@ -214,9 +209,14 @@ TorchCheckpoint load_torch_checkpoint_bytes(std::shared_ptr<const std::vector<st
   return out;
 }
 
+TorchCheckpoint load_torch_checkpoint_bytes(std::shared_ptr<const std::vector<std::byte>> bytes,
+                                            const std::string& source, const TorchLoadOptions& options) {
+  if (bytes && bytes->empty()) throw InputError(source, "empty file");
+  return load_torch_checkpoint(FileBytes::in_memory(std::move(bytes), source), options);
+}
+
 TorchCheckpoint load_torch_checkpoint(const std::filesystem::path& path, const TorchLoadOptions& options) {
-  auto bytes = std::make_shared<const std::vector<std::byte>>(read_file(path));
-  return load_torch_checkpoint_bytes(std::move(bytes), path.string(), options);
+  return load_torch_checkpoint(FileBytes::map(path), options);
 }
 
 }  // namespace medport::ckpt

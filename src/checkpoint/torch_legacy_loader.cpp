@@ -3,7 +3,9 @@
 //   per key, in the list's order: int64 element count + element bytes.
 #include <cstring>
 #include <map>
+#include <unordered_map>
 
+#include "byte_order.hpp"
 #include "medport/error.hpp"
 #include "torch_loader_internal.hpp"
 
@@ -20,10 +22,27 @@ struct LegacyView {
   std::int64_t numel = 0;
 };
 
+// A storage's bytes where they lie in the file: a view when they can be used in place, else a
+// copy made (and byte-swapped) on first use.
+std::shared_ptr<const Storage> storage_at(const std::shared_ptr<const FileBytes>& file, std::size_t pos,
+                                          std::uint64_t nbytes, DType dtype, const std::string& key, bool big_endian) {
+  const std::size_t esize = dtype_size(dtype);
+  const auto address = reinterpret_cast<std::uintptr_t>(file->bytes().data()) + pos;
+  if (!big_endian && address % esize == 0) return std::make_shared<const Storage>(dtype, file->view(pos, nbytes), key);
+  return std::make_shared<const Storage>(dtype, static_cast<std::size_t>(nbytes), [file, pos, nbytes, esize, big_endian] {
+    const ByteView in_file = file->view(pos, nbytes);
+    auto owned = std::make_shared<std::vector<std::byte>>(in_file.bytes.begin(), in_file.bytes.end());
+    in_file.release_pages();
+    if (big_endian) swap_element_bytes(*owned, esize);
+    const std::span<const std::byte> bytes(*owned);
+    return ByteView{bytes, std::move(owned), false};
+  }, key);
+}
+
 }  // namespace
 
-void load_legacy_checkpoint(TorchCheckpoint& out, std::span<const std::byte> data, std::size_t after_magic,
-                            const TorchLoadOptions& options) {
+void load_legacy_checkpoint(TorchCheckpoint& out, std::size_t after_magic, const TorchLoadOptions& options) {
+  const std::span<const std::byte> data = out.file->bytes();
   std::size_t pos = after_magic;
   UnpickleOptions plain;
   plain.source = out.source;
@@ -50,6 +69,7 @@ void load_legacy_checkpoint(TorchCheckpoint& out, std::span<const std::byte> dat
 
   std::map<std::string, ValuePtr> storages;
   std::vector<LegacyView> views;
+  std::unordered_map<std::string, std::size_t> view_index;  // view key -> position in views
   UnpickleOptions main = plain;
   main.persistent_load = [&](const ValuePtr& pid) -> ValuePtr {
     const StorageSpec spec = parse_storage_pid(pid, out.source);
@@ -72,8 +92,7 @@ void load_legacy_checkpoint(TorchCheckpoint& out, std::span<const std::byte> dat
         !vm->items()[1]->is(ValueKind::Int) || !vm->items()[2]->is(ValueKind::Int))
       throw InputError(out.source, "invalid storage view metadata " + vm->repr(60));
     const std::string view_key = vm->items()[0]->as_str();
-    for (const auto& v : views)
-      if (v.view->storage_data().key == view_key) return v.view;
+    if (auto known = view_index.find(view_key); known != view_index.end()) return views[known->second].view;
     LegacyView v;
     v.base = spec.key;
     v.offset = vm->items()[1]->as_int();
@@ -87,6 +106,7 @@ void load_legacy_checkpoint(TorchCheckpoint& out, std::span<const std::byte> dat
     s.location = spec.location;
     s.numel = v.numel;
     v.view = Value::storage(std::move(s));
+    view_index.emplace(view_key, views.size());
     views.push_back(v);
     return v.view;
   };
@@ -120,19 +140,17 @@ void load_legacy_checkpoint(TorchCheckpoint& out, std::span<const std::byte> dat
       throw InputError(out.source, "storage " + key + " claims " + std::to_string(s.numel) + " " +
                                        std::string(dtype_name(s.dtype)) + " elements (" + std::to_string(nbytes) +
                                        " bytes) but only " + std::to_string(data.size() - pos) + " bytes remain");
-    std::vector<std::byte> bytes(data.begin() + static_cast<std::ptrdiff_t>(pos),
-                                 data.begin() + static_cast<std::ptrdiff_t>(pos + nbytes));
+    s.bytes = storage_at(out.file, pos, nbytes, s.dtype, key, !little_endian);
     pos += static_cast<std::size_t>(nbytes);
-    if (!little_endian) byteswap_elements(bytes, dtype_size(s.dtype));
-    s.bytes = std::make_shared<const Storage>(s.dtype, std::move(bytes), key);
   }
   for (auto& v : views) {
-    const auto& base = storages.at(v.base)->storage_data();
-    if (!base.bytes) continue;  // reported when a tensor uses it
-    const std::size_t esize = dtype_size(base.dtype);
-    const auto* begin = base.bytes->data() + static_cast<std::size_t>(v.offset) * esize;
-    std::vector<std::byte> bytes(begin, begin + static_cast<std::size_t>(v.numel) * esize);
-    v.view->mutable_storage_data().bytes = std::make_shared<const Storage>(base.dtype, std::move(bytes), v.view->storage_data().key);
+    const auto base = storages.at(v.base)->storage_data().bytes;
+    if (!base) continue;  // reported when a tensor uses it
+    const std::size_t esize = dtype_size(base->dtype());
+    const auto offset = static_cast<std::size_t>(v.offset) * esize, length = static_cast<std::size_t>(v.numel) * esize;
+    auto& view = v.view->mutable_storage_data();
+    view.bytes = std::make_shared<const Storage>(base->dtype(), length, [base, offset, length] { return base->view(offset, length); },
+                                                 view.key);
   }
 }
 

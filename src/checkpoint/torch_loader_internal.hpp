@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "medport/checkpoint/file_bytes.hpp"
 #include "medport/checkpoint/torch_checkpoint.hpp"
 
 namespace medport::ckpt::detail {
@@ -24,13 +25,12 @@ StorageSpec parse_storage_pid(const ValuePtr& pid, const std::string& source);
 // Bytes of `numel` elements of `dtype`, or an InputError when that overflows or exceeds `limit`.
 std::uint64_t storage_nbytes(std::int64_t numel, DType dtype, std::uint64_t limit, const std::string& source,
                              const std::string& key);
-void byteswap_elements(std::vector<std::byte>& bytes, std::size_t element_size);
 
-void load_zip_checkpoint(TorchCheckpoint& out, std::shared_ptr<const std::vector<std::byte>> bytes,
-                         const TorchLoadOptions& options);
-// `magic` is the first pickle of the file, already read and recognised.
-void load_legacy_checkpoint(TorchCheckpoint& out, std::span<const std::byte> bytes, std::size_t after_magic,
-                            const TorchLoadOptions& options);
+// Both loaders leave every storage lazy (Storage::loaded() false until its data is used): a zip
+// record is viewed in place or inflated on first use, a legacy storage viewed where it lies.
+void load_zip_checkpoint(TorchCheckpoint& out, const TorchLoadOptions& options);
+// `after_magic`: the end of the file's first pickle, already read and recognised as the magic.
+void load_legacy_checkpoint(TorchCheckpoint& out, std::size_t after_magic, const TorchLoadOptions& options);
 // Walks out.root, binds every tensor to its storage bytes (bounds-checked) and lists them.
 void collect_tensors(TorchCheckpoint& out, const TorchLoadOptions& options);
 

@@ -42,35 +42,32 @@ void refuse_torchscript(const ZipArchive& zip, const std::string& prefix) {
   }
 }
 
+std::string small_record(const ZipArchive& zip, const std::string& name) {
+  const auto v = zip.read(name, 64);
+  return trim(std::string(reinterpret_cast<const char*>(v.data()), v.size()));
+}
+
 }  // namespace
 
-void load_zip_checkpoint(TorchCheckpoint& out, std::shared_ptr<const std::vector<std::byte>> bytes,
-                         const TorchLoadOptions& options) {
-  const std::uint64_t file_size = bytes->size();
-  ZipArchive zip(std::move(bytes), out.source);
+void load_zip_checkpoint(TorchCheckpoint& out, const TorchLoadOptions& options) {
+  const ZipArchive zip(out.file);
   const std::string prefix = find_prefix(zip);
   refuse_torchscript(zip, prefix);
   const std::string base = prefix.empty() ? "" : prefix + "/";
   out.archive_prefix = prefix;
 
-  if (zip.contains(base + "version")) {
-    const auto v = zip.read(base + "version", 64);
-    out.format_version = trim(std::string(reinterpret_cast<const char*>(v.data()), v.size()));
-  } else if (zip.contains(base + ".data/version")) {
-    const auto v = zip.read(base + ".data/version", 64);
-    out.format_version = trim(std::string(reinterpret_cast<const char*>(v.data()), v.size()));
-  }
+  if (zip.contains(base + "version")) out.format_version = small_record(zip, base + "version");
+  else if (zip.contains(base + ".data/version")) out.format_version = small_record(zip, base + ".data/version");
   bool big_endian = false;
   if (zip.contains(base + "byteorder")) {
-    const auto b = zip.read(base + "byteorder", 64);
-    const std::string order = trim(std::string(reinterpret_cast<const char*>(b.data()), b.size()));
+    const std::string order = small_record(zip, base + "byteorder");
     if (order != "little" && order != "big")
       throw InputError(out.source, "unknown byteorder record '" + order.substr(0, 20) + "'");
     out.byteorder = order;
     big_endian = order == "big";
   }
 
-  const auto pickle_bytes = zip.read(base + "data.pkl", file_size * 1100 + 1024);
+  const ByteView pickle = zip.contents(base + "data.pkl", out.file->size() * 1100 + 1024);
   std::map<std::string, ValuePtr> storages;
   UnpickleOptions po;
   po.source = out.source;
@@ -95,20 +92,18 @@ void load_zip_checkpoint(TorchCheckpoint& out, std::shared_ptr<const std::vector
                                        std::string(dtype_name(spec.dtype)) + " elements (" + std::to_string(claimed) +
                                        " bytes) but its record '" + record + "' holds " + std::to_string(present) +
                                        " bytes");
-    auto data = zip.read(record, claimed);
-    if (big_endian) byteswap_elements(data, dtype_size(spec.dtype));
     StorageData s;
     s.key = spec.key;
     s.dtype = spec.dtype;
     s.type_name = spec.type_name;
     s.location = spec.location;
     s.numel = spec.numel;
-    s.bytes = std::make_shared<const Storage>(spec.dtype, std::move(data), spec.key);
+    s.bytes = zip.storage(record, spec.dtype, spec.key, big_endian);
     auto v = Value::storage(std::move(s));
     storages.emplace(spec.key, v);
     return v;
   };
-  auto result = unpickle(pickle_bytes, po);
+  auto result = unpickle(pickle.bytes, po);
   out.pickle_protocol = result.protocol;
   out.root = std::move(result.value);
 }

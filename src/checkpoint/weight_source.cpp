@@ -1,17 +1,21 @@
-// WeightSource over the existing readers: the torch loader (zip / legacy) and the safetensors
-// reader. Views share one File; the used-set is per file, keyed by full name.
+// WeightSource over the lazy readers: the file is memory-mapped, the torch loader / safetensors
+// reader list its tensors bound to storages that read nothing until used. Views share one File;
+// the used-set is per file, by position in the file's tensor list.
 #include "medport/checkpoint/weight_source.hpp"
 
-#include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <future>
 #include <mutex>
 #include <set>
+#include <stdexcept>
+#include <tuple>
 #include <unordered_map>
 
+#include "medport/checkpoint/file_bytes.hpp"
 #include "medport/checkpoint/safetensors.hpp"
 #include "medport/checkpoint/torch_checkpoint.hpp"
 #include "medport/error.hpp"
-#include "medport/util/file_io.hpp"
 
 namespace medport::ckpt {
 
@@ -20,37 +24,42 @@ namespace fs = std::filesystem;
 struct WeightSource::File {
   fs::path path;
   std::string format;
-  std::vector<std::pair<std::string, Tensor>> tensors;  // full dotted names, file order
-  std::vector<WeightInfo> index_only;                   // "index" sources: names without data
-  std::unordered_map<std::string, std::size_t> by_name;
+  std::shared_ptr<const FileBytes> bytes;  // null for "memory" and "index" sources
+  std::vector<WeightInfo> tensor_info;     // full dotted names, file order
+  std::vector<Tensor> tensors;             // parallel to tensor_info; empty for "index" sources
   ValuePtr metadata;
-  mutable std::once_flag sha_once;
+
+  mutable std::mutex sha_mutex;
   mutable std::string sha;
+  mutable bool sha_done = false;
+  mutable std::future<std::string> sha_pending;
+  std::atomic<bool> cancel_sha{false};
+
   mutable std::mutex used_mutex;
-  mutable std::set<std::string> used;  // full names
+  mutable std::vector<bool> used;  // by position in tensor_info
+
+  ~File() {
+    cancel_sha = true;
+    if (sha_pending.valid()) sha_pending.wait();
+  }
+  bool has_data() const { return format != "index"; }
 };
 
 struct WeightSource::View {
   std::shared_ptr<File> file;
   std::string prefix;  // "" or "network_weights." (full-name prefix of this view)
   std::vector<WeightInfo> index;
-  std::unordered_map<std::string, std::string> full_name;  // relative -> full
+  std::vector<std::size_t> position;                   // parallel to index: position in the file
+  std::unordered_map<std::string, std::size_t> by_name;  // relative name -> position in index
 };
 
 namespace {
 
-bool looks_like_safetensors(const fs::path& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
-  unsigned char head[9] = {};
-  const std::size_t n = std::fread(head, 1, sizeof head, f);
-  std::fclose(f);
-  if (n < 9 || head[8] != '{') return false;
+bool looks_like_safetensors(std::span<const std::byte> head, std::uint64_t size) {
+  if (head.size() < 9 || static_cast<char>(head[8]) != '{') return false;
   std::uint64_t len = 0;
-  std::memcpy(&len, head, 8);
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  return !ec && len >= 2 && len <= size - 8;
+  for (int i = 0; i < 8; ++i) len |= static_cast<std::uint64_t>(head[static_cast<std::size_t>(i)]) << (8 * i);
+  return len >= 2 && len <= size - 8;
 }
 
 std::string relative_name(const std::string& full, const std::string& prefix) {
@@ -59,45 +68,53 @@ std::string relative_name(const std::string& full, const std::string& prefix) {
   return rel;
 }
 
-}  // namespace
-
-WeightSource WeightSource::open(const fs::path& path) {
-  auto file = std::make_shared<File>();
-  file->path = path;
-  if (looks_like_safetensors(path)) {
-    auto st = read_safetensors_file(path);
-    file->format = "safetensors";
-    file->tensors = std::move(st.tensors);
-    file->metadata = Value::dict();
-    for (const auto& [k, v] : st.metadata) file->metadata->set_item(Value::str(k), Value::str(v));
-  } else {
-    auto ck = load_torch_checkpoint(path);
-    if (ck.format == "pickle") throw InputError(path.string(), "a plain pickle holds no tensor storages (not a checkpoint with weights)");
-    file->format = ck.format;
-    file->metadata = ck.root;
-    for (auto& e : ck.tensors) file->tensors.emplace_back(e.path, std::move(e.tensor));
-  }
-  for (std::size_t i = 0; i < file->tensors.size(); ++i) file->by_name.emplace(file->tensors[i].first, i);
-  auto view = std::make_shared<View>();
-  view->file = std::move(file);
-  WeightSource root(std::move(view));
-  return root.within("");
-}
-
-namespace {
-
 ValuePtr metadata_or_empty(ValuePtr metadata) { return metadata ? metadata : Value::dict(); }
 
 }  // namespace
+
+WeightSource WeightSource::open(const fs::path& path, const OpenOptions& options) {
+  auto file = std::make_shared<File>();
+  file->path = path;
+  file->bytes = FileBytes::map(path);
+  if (options.hash_in_background) {
+    file->sha_pending = std::async(std::launch::async, [bytes = file->bytes, cancel = &file->cancel_sha] {
+      return bytes->sha256(cancel);
+    });
+  }
+  auto add = [&](std::string name, Tensor tensor) {
+    file->tensor_info.push_back({std::move(name), tensor.dtype(), tensor.shape()});
+    file->tensors.push_back(std::move(tensor));
+  };
+  if (looks_like_safetensors(file->bytes->bytes(), file->bytes->size())) {
+    auto st = read_safetensors(file->bytes);
+    file->format = "safetensors";
+    for (auto& [name, tensor] : st.tensors) add(std::move(name), std::move(tensor));
+    file->metadata = Value::dict();
+    for (const auto& [k, v] : st.metadata) file->metadata->set_item(Value::str(k), Value::str(v));
+  } else {
+    auto ck = load_torch_checkpoint(file->bytes);
+    if (ck.format == "pickle") throw InputError(path.string(), "a plain pickle holds no tensor storages (not a checkpoint with weights)");
+    file->format = ck.format;
+    file->metadata = ck.root;
+    for (auto& e : ck.tensors) add(std::move(e.path), std::move(e.tensor));
+  }
+  file->used.assign(file->tensor_info.size(), false);
+  auto view = std::make_shared<View>();
+  view->file = std::move(file);
+  return WeightSource(std::move(view)).within("");
+}
 
 WeightSource WeightSource::from_tensors(std::vector<std::pair<std::string, Tensor>> tensors, ValuePtr metadata,
                                        std::string name) {
   auto file = std::make_shared<File>();
   file->path = name;
   file->format = "memory";
-  file->tensors = std::move(tensors);
+  for (auto& [n, t] : tensors) {
+    file->tensor_info.push_back({n, t.dtype(), t.shape()});
+    file->tensors.push_back(std::move(t));
+  }
   file->metadata = metadata_or_empty(std::move(metadata));
-  for (std::size_t i = 0; i < file->tensors.size(); ++i) file->by_name.emplace(file->tensors[i].first, i);
+  file->used.assign(file->tensor_info.size(), false);
   auto view = std::make_shared<View>();
   view->file = std::move(file);
   return WeightSource(std::move(view)).within("");
@@ -107,8 +124,9 @@ WeightSource WeightSource::index_only(std::vector<WeightInfo> index, ValuePtr me
   auto file = std::make_shared<File>();
   file->path = name;
   file->format = "index";
-  file->index_only = std::move(index);
+  file->tensor_info = std::move(index);
   file->metadata = metadata_or_empty(std::move(metadata));
+  file->used.assign(file->tensor_info.size(), false);
   auto view = std::make_shared<View>();
   view->file = std::move(file);
   return WeightSource(std::move(view)).within("");
@@ -128,21 +146,21 @@ std::string_view WeightSource::format() const { return view_->file->format; }
 
 const std::string& WeightSource::sha256() const {
   const File& f = *view_->file;
-  std::call_once(f.sha_once, [&] {
-    if (f.format != "memory" && f.format != "index") f.sha = sha256_hex(read_file(f.path));
-  });
+  std::lock_guard lock(f.sha_mutex);
+  if (!f.sha_done) {
+    if (f.sha_pending.valid()) f.sha = f.sha_pending.get();
+    else if (f.bytes) f.sha = f.bytes->sha256();
+    f.sha_done = true;
+  }
   return f.sha;
 }
 
 const std::vector<WeightInfo>& WeightSource::index() const { return view_->index; }
-bool WeightSource::contains(const std::string& name) const { return view_->full_name.count(name) != 0; }
+bool WeightSource::contains(const std::string& name) const { return view_->by_name.count(name) != 0; }
 
 const WeightInfo* WeightSource::info(const std::string& name) const {
-  const auto it = view_->full_name.find(name);
-  if (it == view_->full_name.end()) return nullptr;
-  for (const auto& w : view_->index)
-    if (w.name == name) return &w;
-  return nullptr;
+  const auto it = view_->by_name.find(name);
+  return it == view_->by_name.end() ? nullptr : &view_->index[it->second];
 }
 
 WeightSource WeightSource::within(std::string_view prefix) const {
@@ -151,15 +169,16 @@ WeightSource WeightSource::within(std::string_view prefix) const {
   std::string p(prefix);
   if (!p.empty() && p.back() != '.') p += '.';
   view->prefix = view_->prefix + p;
-  auto add = [&](const std::string& full, DType dtype, const Shape& shape) {
-    if (full.rfind(view->prefix, 0) != 0) return;
+  const auto& all = view->file->tensor_info;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const std::string& full = all[i].name;
+    if (full.rfind(view->prefix, 0) != 0) continue;
     std::string rel = relative_name(full, view->prefix);
-    if (rel.empty() || view->full_name.count(rel)) return;  // first of two keys that print alike
-    view->full_name.emplace(rel, full);
-    view->index.push_back({rel, dtype, shape});
-  };
-  for (const auto& [full, tensor] : view->file->tensors) add(full, tensor.dtype(), tensor.shape());
-  for (const auto& w : view->file->index_only) add(w.name, w.dtype, w.shape);
+    if (rel.empty() || view->by_name.count(rel)) continue;  // first of two keys that print alike
+    view->by_name.emplace(rel, view->index.size());
+    view->index.push_back({std::move(rel), all[i].dtype, all[i].shape});
+    view->position.push_back(i);
+  }
   return WeightSource(std::move(view));
 }
 
@@ -174,14 +193,16 @@ namespace {
 }  // namespace
 
 Tensor WeightSource::raw(const std::string& name) const {
-  const auto it = view_->full_name.find(name);
-  if (it == view_->full_name.end()) missing(path(), view_->prefix + name);
-  if (view_->file->format == "index") throw std::logic_error("WeightSource::raw on an index-only source");
-  {
-    std::lock_guard lock(view_->file->used_mutex);
-    view_->file->used.insert(it->second);
-  }
-  return view_->file->tensors[view_->file->by_name.at(it->second)].second;
+  const auto it = view_->by_name.find(name);
+  if (it == view_->by_name.end()) missing(path(), view_->prefix + name);
+  const File& file = *view_->file;
+  if (!file.has_data()) throw std::logic_error("WeightSource::raw on an index-only source");
+  const std::size_t pos = view_->position[it->second];
+  const Tensor& t = file.tensors[pos];
+  if (t.numel() > 0) t.storage()->data();  // reads (checks, inflates) the record: errors surface here
+  std::lock_guard lock(file.used_mutex);
+  file.used[pos] = true;
+  return t;
 }
 
 Tensor WeightSource::require(const std::string& name) const {
@@ -189,7 +210,7 @@ Tensor WeightSource::require(const std::string& name) const {
   if (!dtype_is_floating(t.dtype()))
     throw InputError(path().string(), "tensor '" + view_->prefix + name + "' holds " + std::string(dtype_name(t.dtype())) +
                                           ", expected floating-point weights");
-  return t.dtype() == DType::F32 ? t : t.to(DType::F32);
+  return t.dtype() == DType::F32 ? t.contiguous() : t.to(DType::F32);
 }
 
 Tensor WeightSource::require(const std::string& name, const Shape& shape) const {
@@ -212,17 +233,17 @@ std::optional<Tensor> WeightSource::optional(const std::string& name) const {
 }
 
 void WeightSource::mark_used(const std::string& name) const {
-  const auto it = view_->full_name.find(name);
-  if (it == view_->full_name.end()) missing(path(), view_->prefix + name);
+  const auto it = view_->by_name.find(name);
+  if (it == view_->by_name.end()) missing(path(), view_->prefix + name);
   std::lock_guard lock(view_->file->used_mutex);
-  view_->file->used.insert(it->second);
+  view_->file->used[view_->position[it->second]] = true;
 }
 
 std::vector<std::string> WeightSource::unused() const {
   std::vector<std::string> out;
   std::lock_guard lock(view_->file->used_mutex);
-  for (const auto& w : view_->index)
-    if (!view_->file->used.count(view_->full_name.at(w.name))) out.push_back(w.name);
+  for (std::size_t i = 0; i < view_->index.size(); ++i)
+    if (!view_->file->used[view_->position[i]]) out.push_back(view_->index[i].name);
   return out;
 }
 
@@ -239,20 +260,20 @@ void WeightSource::check_all_used(std::string_view family) const {
 }
 
 bool WeightSource::same_data(const std::string& a, const std::string& b) const {
-  const auto ia = view_->full_name.find(a), ib = view_->full_name.find(b);
-  if (ia == view_->full_name.end() || ib == view_->full_name.end() || view_->file->format == "index") return false;
-  const Tensor& ta = view_->file->tensors[view_->file->by_name.at(ia->second)].second;
-  const Tensor& tb = view_->file->tensors[view_->file->by_name.at(ib->second)].second;
+  const auto ia = view_->by_name.find(a), ib = view_->by_name.find(b);
+  if (ia == view_->by_name.end() || ib == view_->by_name.end() || !view_->file->has_data()) return false;
+  const Tensor& ta = view_->file->tensors[view_->position[ia->second]];
+  const Tensor& tb = view_->file->tensors[view_->position[ib->second]];
   return ta.storage() == tb.storage() && ta.offset() == tb.offset() && ta.shape() == tb.shape() &&
          ta.strides() == tb.strides();
 }
 
 std::int64_t WeightSource::parameter_count() const {
+  if (!view_->file->has_data()) return 0;
   std::set<std::tuple<const Storage*, std::int64_t, Shape>> seen;
   std::int64_t total = 0;
-  if (view_->file->format == "index") return 0;
-  for (const auto& w : view_->index) {
-    const Tensor& t = view_->file->tensors[view_->file->by_name.at(view_->full_name.at(w.name))].second;
+  for (const std::size_t pos : view_->position) {
+    const Tensor& t = view_->file->tensors[pos];
     if (!dtype_is_floating(t.dtype())) continue;
     if (seen.insert({t.storage().get(), t.offset(), t.shape()}).second) total += t.numel();
   }

@@ -1,5 +1,8 @@
 #include "medport/tensor.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -8,10 +11,83 @@
 
 namespace medport {
 
-Storage::Storage(DType dtype, std::vector<std::byte> bytes, std::string key)
-    : dtype_(dtype), bytes_(std::move(bytes)), key_(std::move(key)) {
-  if (bytes_.size() % dtype_size(dtype_) != 0)
+namespace {
+
+void check_whole_elements(std::size_t nbytes, DType dtype) {
+  if (nbytes % dtype_size(dtype) != 0)
     throw std::invalid_argument("storage byte size is not a multiple of the element size");
+}
+
+}  // namespace
+
+Storage::Storage(DType dtype, std::vector<std::byte> bytes, std::string key)
+    : dtype_(dtype), nbytes_(bytes.size()), key_(std::move(key)) {
+  check_whole_elements(nbytes_, dtype_);
+  auto owned = std::make_shared<std::vector<std::byte>>(std::move(bytes));
+  owned_ = owned->data();
+  view_ = {std::span<const std::byte>(*owned), std::move(owned), false};
+}
+
+Storage::Storage(DType dtype, ByteView view, std::string key)
+    : dtype_(dtype), nbytes_(view.bytes.size()), key_(std::move(key)), view_(std::move(view)) {
+  check_whole_elements(nbytes_, dtype_);
+}
+
+Storage::Storage(DType dtype, std::size_t nbytes, Loader loader, std::string key)
+    : dtype_(dtype), nbytes_(nbytes), key_(std::move(key)), loader_(std::move(loader)), loaded_(false) {
+  check_whole_elements(nbytes_, dtype_);
+  if (!loader_) throw std::invalid_argument("lazy storage without a loader");
+}
+
+void Storage::load() const {
+  std::call_once(loaded_once_, [this] {
+    ByteView v = loader_();
+    if (v.bytes.size() != nbytes_)
+      throw std::logic_error("storage loader for '" + key_ + "' produced " + std::to_string(v.bytes.size()) +
+                             " bytes instead of " + std::to_string(nbytes_));
+    view_ = std::move(v);
+    loaded_.store(true, std::memory_order_release);
+  });
+}
+
+const std::byte* Storage::data() const {
+  if (!loaded_.load(std::memory_order_acquire)) load();
+  return view_.bytes.data();
+}
+
+std::byte* Storage::mutable_data() {
+  if (!owned_) throw std::logic_error("storage '" + key_ + "' views memory it does not own; it is read-only");
+  return owned_;
+}
+
+ByteView Storage::view(std::size_t offset, std::size_t length) const {
+  data();
+  if (offset > nbytes_ || length > nbytes_ - offset)
+    throw std::out_of_range("bytes [" + std::to_string(offset) + ", +" + std::to_string(length) + ") lie outside storage '" +
+                            key_ + "' of " + std::to_string(nbytes_) + " bytes");
+  return {view_.bytes.subspan(offset, length), view_.owner, view_.file_backed};
+}
+
+bool Storage::file_backed() const {
+  data();
+  return view_.file_backed;
+}
+
+bool Storage::loaded() const { return loaded_.load(std::memory_order_acquire); }
+
+void Storage::release_pages() const {
+  if (loaded()) view_.release_pages();
+}
+
+void ByteView::release_pages() const {
+  if (!file_backed || bytes.empty()) return;
+  static const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(bytes.data());
+  const auto first = (begin + page - 1) / page * page;
+  const auto last = (begin + bytes.size()) / page * page;
+  // Only whole pages inside the view: a neighbour's bytes on a shared page stay mapped (they
+  // would be dropped harmlessly anyway, the mapping being read-only and file-backed).
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 std::int64_t shape_numel(const Shape& shape) {
@@ -133,6 +209,7 @@ Tensor Tensor::contiguous() const {
 }
 
 namespace {
+
 template <class T>
 void convert_to_f32(const std::byte* src, std::size_t n, float* out) {
   for (std::size_t i = 0; i < n; ++i) {
@@ -141,33 +218,53 @@ void convert_to_f32(const std::byte* src, std::size_t n, float* out) {
     out[i] = static_cast<float>(v);
   }
 }
-}  // namespace
 
-std::vector<float> Tensor::to_f32() const {
-  const auto bytes = contiguous_bytes();
-  const std::size_t n = static_cast<std::size_t>(numel());
-  std::vector<float> out(n);
-  const std::byte* p = bytes.data();
-  switch (dtype()) {
-    case DType::F32: if (n) std::memcpy(out.data(), p, n * 4); break;
-    case DType::F64: convert_to_f32<double>(p, n, out.data()); break;
-    case DType::I64: convert_to_f32<std::int64_t>(p, n, out.data()); break;
-    case DType::I32: convert_to_f32<std::int32_t>(p, n, out.data()); break;
-    case DType::I16: convert_to_f32<std::int16_t>(p, n, out.data()); break;
-    case DType::I8: convert_to_f32<std::int8_t>(p, n, out.data()); break;
-    case DType::U8: convert_to_f32<std::uint8_t>(p, n, out.data()); break;
+// Row-major element bytes of `t` converted to float32 into `out` (numel floats).
+void convert_elements_to_f32(DType dtype, const std::byte* p, std::size_t n, float* out) {
+  switch (dtype) {
+    case DType::F32: if (n) std::memcpy(out, p, n * 4); break;
+    case DType::F64: convert_to_f32<double>(p, n, out); break;
+    case DType::I64: convert_to_f32<std::int64_t>(p, n, out); break;
+    case DType::I32: convert_to_f32<std::int32_t>(p, n, out); break;
+    case DType::I16: convert_to_f32<std::int16_t>(p, n, out); break;
+    case DType::I8: convert_to_f32<std::int8_t>(p, n, out); break;
+    case DType::U8: convert_to_f32<std::uint8_t>(p, n, out); break;
     case DType::Bool:
       for (std::size_t i = 0; i < n; ++i) out[i] = p[i] != std::byte{0} ? 1.0f : 0.0f;
       break;
     case DType::F16:
+      for (std::size_t i = 0; i < n; ++i) {
+        std::uint16_t b;
+        std::memcpy(&b, p + 2 * i, 2);
+        out[i] = half_to_float(b);
+      }
+      break;
     case DType::BF16:
       for (std::size_t i = 0; i < n; ++i) {
         std::uint16_t b;
         std::memcpy(&b, p + 2 * i, 2);
-        out[i] = dtype() == DType::F16 ? half_to_float(b) : bfloat16_to_float(b);
+        out[i] = bfloat16_to_float(b);
       }
       break;
   }
+}
+
+}  // namespace
+
+// The element bytes in row-major order without a copy when the view is contiguous; `scratch`
+// holds the gathered copy otherwise.
+const std::byte* Tensor::row_major_bytes(std::vector<std::byte>& scratch) const {
+  if (is_contiguous()) return raw_data();
+  scratch = contiguous_bytes();
+  return scratch.data();
+}
+
+std::vector<float> Tensor::to_f32() const {
+  const std::size_t n = static_cast<std::size_t>(numel());
+  std::vector<float> out(n);
+  if (n == 0) return out;
+  std::vector<std::byte> scratch;
+  convert_elements_to_f32(dtype(), row_major_bytes(scratch), n, out.data());
   return out;
 }
 
@@ -218,20 +315,25 @@ void store_from_double(DType d, std::byte* p, double v) {
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return contiguous();
-  const auto src = contiguous_bytes();
   const std::size_t n = static_cast<std::size_t>(numel());
   const std::size_t in_size = dtype_size(dtype()), out_size = dtype_size(target);
+  std::vector<std::byte> scratch;
+  const std::byte* src = n ? row_major_bytes(scratch) : nullptr;
   std::vector<std::byte> out(n * out_size);
-  if (dtype() == DType::I64 && target == DType::I32) {
+  if (target == DType::F32 && dtype() != DType::I64) {
+    // Exactly as through double (int64 alone could round twice), without the per-element switch.
+    convert_elements_to_f32(dtype(), src, n, reinterpret_cast<float*>(out.data()));
+  } else if (dtype() == DType::I64 && target == DType::I32) {
     for (std::size_t i = 0; i < n; ++i) {
-      std::int64_t v; std::memcpy(&v, src.data() + i * 8, 8);
+      std::int64_t v; std::memcpy(&v, src + i * 8, 8);
       store(out.data() + i * 4, static_cast<std::int32_t>(v));
     }
   } else {
     for (std::size_t i = 0; i < n; ++i)
-      store_from_double(target, out.data() + i * out_size, load_as_double(dtype(), src.data() + i * in_size));
+      store_from_double(target, out.data() + i * out_size, load_as_double(dtype(), src + i * in_size));
   }
-  return from_bytes(target, shape_, out);
+  auto storage = std::make_shared<Storage>(target, std::move(out));
+  return Tensor(std::move(storage), 0, shape_, contiguous_strides(shape_));
 }
 
 Tensor Tensor::reshaped(Shape shape) const {

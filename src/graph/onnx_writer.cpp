@@ -1,18 +1,16 @@
-// graph::Graph -> onnx::ModelProto -> bytes / files (inline or with external data).
+// graph::Graph -> the model structure as an onnx::ModelProto + the initializers streamed from the
+// tensors' memory (onnx_stream.hpp) -> bytes / files (inline or with external data).
 #include "medport/graph/onnx_writer.hpp"
 
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
-
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <bit>
 #include <climits>
 #include <set>
 
 #include "medport/util/atomic_file.hpp"
+#include "onnx_stream.hpp"
 #include "output_shapes.hpp"
 #include "medport/error.hpp"
 #include "medport/util/file_io.hpp"
@@ -138,40 +136,42 @@ onnx::ModelProto model_skeleton(const Graph& graph, const WriteOptions& options)
   return model;
 }
 
-std::size_t checked_size(const onnx::ModelProto& model, const std::string& what) {
-  const std::size_t size = model.ByteSizeLong();  // also caches the sizes for serialization
+void check_size(std::size_t size, const std::string& what) {
   if (size > kProtobufLimit)
     throw UsageError(what + ": the model is " + std::to_string(size) +
                      " bytes, over protobuf's 2 GiB limit; write it to a file with external data");
-  return size;
 }
 
-std::vector<std::byte> serialize(const onnx::ModelProto& model, const std::string& what) {
-  const std::size_t size = checked_size(model, what);
-  std::vector<std::byte> bytes(size);
-  google::protobuf::io::ArrayOutputStream array(bytes.data(), static_cast<int>(size));
-  google::protobuf::io::CodedOutputStream coded(&array);
-  coded.SetSerializationDeterministic(true);
-  model.SerializeWithCachedSizes(&coded);
-  if (coded.HadError()) throw std::runtime_error(what + ": protobuf serialization failed");
-  return bytes;
+detail::InitializerPiece inline_piece(const Initializer& init) {
+  detail::InitializerPiece piece;
+  fill_tensor_header(piece.header, init.name, init.tensor);
+  piece.data = &init.tensor;
+  return piece;
 }
 
-// Streams the serialized model into the file (no second in-memory copy of the weights).
-std::size_t serialize_to(const onnx::ModelProto& model, AtomicFile& file, const std::string& what) {
-  const std::size_t size = checked_size(model, what);
-  {
-    google::protobuf::io::FileOutputStream stream(file.native_handle());
-    {
-      google::protobuf::io::CodedOutputStream coded(&stream);
-      coded.SetSerializationDeterministic(true);
-      model.SerializeWithCachedSizes(&coded);
-      if (coded.HadError()) throw InputError(what, "writing the model failed");
+// Small pieces are gathered into one buffer; large ones (tensor data) go straight to the file.
+class BufferedFileWriter {
+ public:
+  explicit BufferedFileWriter(AtomicFile& file) : file_(file) {}
+  void put(std::span<const std::byte> bytes) {
+    if (buffer_.size() + bytes.size() <= kBuffer) {
+      buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+      return;
     }
-    if (!stream.Flush()) throw InputError(what, "writing the model failed");
+    flush();
+    if (bytes.size() < kBuffer) buffer_.assign(bytes.begin(), bytes.end());
+    else file_.write(bytes);
   }
-  return size;
-}
+  void flush() {
+    if (!buffer_.empty()) file_.write(buffer_);
+    buffer_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kBuffer = std::size_t{1} << 16;
+  AtomicFile& file_;
+  std::vector<std::byte> buffer_;
+};
 
 void check_model_proto(const onnx::ModelProto& model, const std::string& source) {
   try {
@@ -201,48 +201,60 @@ void set_external_key(onnx::TensorProto& proto, const std::string& key, const st
 std::vector<std::byte> to_model_bytes(const Graph& graph, const WriteOptions& options) {
   if (options.external_data == ExternalData::Always)
     throw UsageError("graph '" + graph.name + "': external data needs a model file (write_onnx)");
-  onnx::ModelProto model = model_skeleton(graph, options);
-  for (const auto& init : graph.initializers) fill_tensor_inline(*model.mutable_graph()->add_initializer(), init.name, init.tensor);
-  auto bytes = serialize(model, "graph '" + graph.name + "'");
-  if (options.check) check_onnx_bytes(bytes, "graph '" + graph.name + "'");
+  std::vector<detail::InitializerPiece> pieces;
+  for (const auto& init : graph.initializers) pieces.push_back(inline_piece(init));
+  const detail::StreamedModel model(model_skeleton(graph, options), std::move(pieces));
+  const std::string what = "graph '" + graph.name + "'";
+  check_size(model.size(), what);
+  if (options.check) check_model_proto(model.for_checker(), what);
+  std::vector<std::byte> bytes;
+  bytes.reserve(model.size());
+  model.write([&](std::span<const std::byte> piece) { bytes.insert(bytes.end(), piece.begin(), piece.end()); });
   return bytes;
 }
 
 WriteResult write_onnx(const Graph& graph, const fs::path& path, const WriteOptions& options) {
   WriteResult result;
   result.model_path = path;
-  onnx::ModelProto model = model_skeleton(graph, options);
   const fs::path data_path = fs::path(path).concat(".data");
+  std::vector<detail::InitializerPiece> pieces;
   if (use_external_data(graph, options)) {
     const std::string location = data_path.filename().string();
     AtomicFile data(data_path);
     for (const auto& init : graph.initializers) {
-      auto& proto = *model.mutable_graph()->add_initializer();
       if (init.tensor.nbytes() < options.external_min_tensor_bytes) {
-        fill_tensor_inline(proto, init.name, init.tensor);
+        pieces.push_back(inline_piece(init));
         continue;
       }
       const std::uint64_t offset = (data.size() + kExternalAlignment - 1) / kExternalAlignment * kExternalAlignment;
       data.pad_to(offset);
       const Tensor contiguous = init.tensor.contiguous();
       data.write(std::span(contiguous.raw_data(), contiguous.nbytes()));
+      init.tensor.storage()->release_pages();
+      detail::InitializerPiece piece;
+      auto& proto = piece.header;
       fill_tensor_header(proto, init.name, init.tensor);
       set_external_key(proto, "location", location);
       set_external_key(proto, "offset", std::to_string(offset));
       set_external_key(proto, "length", std::to_string(contiguous.nbytes()));
       proto.set_data_location(onnx::TensorProto::EXTERNAL);
+      pieces.push_back(std::move(piece));
       ++result.external_tensors;
     }
     result.data_bytes = data.size();
     data.commit();
     result.data_path = data_path;
   } else {
-    for (const auto& init : graph.initializers)
-      fill_tensor_inline(*model.mutable_graph()->add_initializer(), init.name, init.tensor);
+    for (const auto& init : graph.initializers) pieces.push_back(inline_piece(init));
   }
-  if (options.check && result.data_path.empty()) check_model_proto(model, path.string());
+  const detail::StreamedModel model(model_skeleton(graph, options), std::move(pieces));
+  check_size(model.size(), path.string());
+  if (options.check && result.data_path.empty()) check_model_proto(model.for_checker(), path.string());
   AtomicFile model_file(path);
-  result.model_bytes = serialize_to(model, model_file, path.string());
+  BufferedFileWriter out(model_file);
+  model.write([&](std::span<const std::byte> piece) { out.put(piece); });
+  out.flush();
+  result.model_bytes = model.size();
   model_file.close();
   if (options.check && !result.data_path.empty()) check_onnx_file(model_file.temp_path());  // finds the data
   model_file.commit();

@@ -1,10 +1,10 @@
 #include "medport/models/checkpoint_report.hpp"
 
 #include <cstring>
-#include <map>
+#include <span>
 #include <unordered_map>
-#include <unordered_set>
 
+#include "medport/checkpoint/file_bytes.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/checkpoint/safetensors.hpp"
 #include "medport/checkpoint/torch_checkpoint.hpp"
@@ -13,18 +13,39 @@
 #include "medport/error.hpp"
 #include "medport/checkpoint/weight_source.hpp"
 #include "medport/models/family.hpp"
-#include "medport/util/file_io.hpp"
 
 namespace medport::models {
 namespace {
 
 using json = nlohmann::ordered_json;
-using Bytes = std::shared_ptr<const std::vector<std::byte>>;
 
+// What the report says about one tensor path; read from the structure alone (no tensor data).
 struct Entry {
   std::string path;
-  Tensor tensor;
+  DType dtype = DType::F32;
+  Shape shape, strides;
+  std::int64_t offset = 0;
+  bool contiguous = true;
   std::string storage_key;
+  std::size_t storage = 0;  // identity of the storage behind the view
+  std::int64_t storage_numel = 0;
+};
+
+// Appends to an ordered JSON object in constant time (ordered_json finds keys by a linear
+// scan, which made a report quadratic in the number of tensors). A key seen before keeps its
+// place and takes the new value, as operator[] would.
+class ObjectAppender {
+ public:
+  explicit ObjectAppender(json& object) : object_(object.get_ref<json::object_t&>()) {}
+  void set(const std::string& key, json value) {
+    const auto [it, inserted] = position_.try_emplace(key, object_.size());
+    if (inserted) object_.emplace_back(key, std::move(value));
+    else (object_.begin() + static_cast<std::ptrdiff_t>(it->second))->second = std::move(value);
+  }
+
+ private:
+  json::object_t& object_;
+  std::unordered_map<std::string, std::size_t> position_;
 };
 
 struct Contents {
@@ -34,7 +55,7 @@ struct Contents {
   ckpt::ValuePtr root;  // torch formats only
 };
 
-bool starts_with(const std::vector<std::byte>& b, std::string_view magic) {
+bool starts_with(std::span<const std::byte> b, std::string_view magic) {
   return b.size() >= magic.size() && std::memcmp(b.data(), magic.data(), magic.size()) == 0;
 }
 
@@ -42,54 +63,92 @@ bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-bool looks_like_safetensors(const std::vector<std::byte>& b) {
+bool looks_like_safetensors(std::span<const std::byte> b) {
   if (b.size() < 10) return false;
   std::uint64_t header_len = 0;
   std::memcpy(&header_len, b.data(), 8);  // little-endian hosts only, like the rest of medport
   return header_len >= 2 && header_len <= b.size() - 8 && static_cast<char>(b[8]) == '{';
 }
 
-Contents read_torch(const Bytes& bytes, const std::string& source) {
-  const auto ck = ckpt::load_torch_checkpoint_bytes(bytes, source);
+// Tensors as entries; storages numbered in order of first appearance.
+void add_tensors(Contents& c, std::vector<std::pair<std::string, const Tensor*>> tensors,
+                 const std::vector<std::string>& storage_keys) {
+  std::unordered_map<const Storage*, std::size_t> ids;
+  c.entries.reserve(tensors.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = *tensors[i].second;
+    const auto id = ids.try_emplace(t.storage().get(), ids.size()).first->second;
+    c.entries.push_back({std::move(tensors[i].first), t.dtype(), t.shape(), t.strides(), t.offset(), t.is_contiguous(),
+                         storage_keys[i], id, t.storage() ? t.storage()->numel() : 0});
+  }
+}
+
+Contents read_torch(const std::shared_ptr<const ckpt::FileBytes>& file) {
+  const auto ck = ckpt::load_torch_checkpoint(file);
   Contents c{ck.format, ck.format_version, ck.archive_prefix, ck.byteorder, json::object(), {}, ck.root};
   if (c.format == "pickle") c.format_version = std::to_string(ck.pickle_protocol);
-  if (ck.root && ck.root->is(ckpt::ValueKind::Dict))
-    for (const auto& [k, v] : ck.root->dict_data().entries)
-      c.top_level[ckpt::key_to_path_part(*k)] = v ? v->type_name() : "NoneType";
-  for (const auto& t : ck.tensors) c.entries.push_back({t.path, t.tensor, t.storage_key});
+  if (ck.root && ck.root->is(ckpt::ValueKind::Dict)) {
+    ObjectAppender top(c.top_level);
+    for (const auto& [k, v] : ck.root->dict_data().entries) top.set(ckpt::key_to_path_part(*k), v ? v->type_name() : "NoneType");
+  }
+  std::vector<std::pair<std::string, const Tensor*>> tensors;
+  std::vector<std::string> keys;
+  for (const auto& t : ck.tensors) {
+    tensors.emplace_back(t.path, &t.tensor);
+    keys.push_back(t.storage_key);
+  }
+  add_tensors(c, std::move(tensors), keys);
   return c;
 }
 
-Contents read_named(std::string format, std::string version, ckpt::NamedTensors named, const char* type) {
+Contents read_arrays(std::string format, std::string version, const std::vector<std::pair<std::string, ckpt::NpyInfo>>& arrays) {
   Contents c{std::move(format), std::move(version), "", "little", json::object(), {}, nullptr};
-  for (auto& [name, tensor] : named) {
-    c.top_level[name] = type;
-    c.entries.push_back({name, std::move(tensor), name});
+  ObjectAppender top(c.top_level);
+  for (const auto& [name, info] : arrays) {
+    top.set(name, "ndarray");
+    // read_npy hands every array out row-major, Fortran-ordered ones included.
+    const auto numel = shape_numel(info.shape);
+    c.entries.push_back({name, info.dtype, info.shape, contiguous_strides(info.shape), 0, true, name, c.entries.size(), numel});
   }
   return c;
 }
 
-Contents read_contents(const Bytes& bytes, const std::string& source) {
-  if (starts_with(*bytes, "\x93NUMPY")) {
-    Tensor t = ckpt::read_npy(*bytes, source);
-    return read_named("npy", std::to_string(static_cast<int>((*bytes)[6])) + ".0", {{"array", std::move(t)}}, "ndarray");
-  }
-  if (ckpt::looks_like_zip(*bytes)) {
-    const ckpt::ZipArchive zip(bytes, source);
+Contents read_contents(const std::shared_ptr<const ckpt::FileBytes>& file) {
+  const auto bytes = file->bytes();
+  const std::string& source = file->source();
+  if (starts_with(bytes, "\x93NUMPY"))
+    return read_arrays("npy", std::to_string(static_cast<int>(bytes[6])) + ".0", {{"array", ckpt::read_npy_info(bytes, source)}});
+  if (ckpt::looks_like_zip(bytes)) {
+    ckpt::ZipArchive zip(file);
     bool torch = false, all_npy = !zip.entry_names().empty();
     for (const auto& name : zip.entry_names()) {
       torch = torch || ends_with(name, "data.pkl") || ends_with(name, "constants.pkl");
       all_npy = all_npy && ends_with(name, ".npy");
     }
-    if (torch) return read_torch(bytes, source);
-    if (all_npy) return read_named("npz", "", ckpt::read_npz(bytes, source), "ndarray");
+    if (torch) return read_torch(file);
+    if (all_npy) {
+      const ckpt::NpzFile npz(std::move(zip));
+      std::vector<std::pair<std::string, ckpt::NpyInfo>> arrays;
+      for (const auto& name : npz.names()) arrays.emplace_back(name, npz.info(name));
+      return read_arrays("npz", "", arrays);
+    }
     throw InputError(source, "zip archive that is neither a PyTorch checkpoint (no data.pkl) nor an npz (members other than .npy)");
   }
-  if (looks_like_safetensors(*bytes)) {
-    auto st = ckpt::read_safetensors(*bytes, source);
-    return read_named("safetensors", "", std::move(st.tensors), "Tensor");
+  if (looks_like_safetensors(bytes)) {
+    const auto st = ckpt::read_safetensors(file);
+    Contents c{"safetensors", "", "", "little", json::object(), {}, nullptr};
+    ObjectAppender top(c.top_level);
+    std::vector<std::pair<std::string, const Tensor*>> tensors;
+    std::vector<std::string> keys;
+    for (const auto& [name, tensor] : st.tensors) {
+      top.set(name, "Tensor");
+      tensors.emplace_back(name, &tensor);
+      keys.push_back(name);
+    }
+    add_tensors(c, std::move(tensors), keys);
+    return c;
   }
-  return read_torch(bytes, source);
+  return read_torch(file);
 }
 
 json nnunet_facts(const ckpt::Value& root) {
@@ -135,15 +194,14 @@ json nnunet_facts(const ckpt::Value& root) {
 }  // namespace
 
 json build_checkpoint_report(const std::filesystem::path& path) {
-  const std::string source = path.string();
-  const Bytes bytes = std::make_shared<const std::vector<std::byte>>(read_file(path));
-  Contents c = read_contents(bytes, source);
+  const auto file = ckpt::FileBytes::map(path);
+  Contents c = read_contents(file);
 
   json r;
   r["schema"] = "medport.inspect/1";
-  r["file"] = source;
-  r["size_bytes"] = bytes->size();
-  r["sha256"] = sha256_hex(*bytes);
+  r["file"] = file->source();
+  r["size_bytes"] = file->size();
+  r["sha256"] = file->sha256();
   r["format"] = c.format;
   r["format_version"] = c.format_version;
   if (!c.archive_prefix.empty()) r["archive_prefix"] = c.archive_prefix;
@@ -151,51 +209,47 @@ json build_checkpoint_report(const std::filesystem::path& path) {
   r["top_level"] = c.top_level;
 
   std::vector<ckpt::WeightInfo> infos;
-  std::unordered_map<const Storage*, std::vector<std::string>> paths_by_storage;
-  std::vector<const Storage*> storage_order;
+  infos.reserve(c.entries.size());
+  std::vector<std::vector<const Entry*>> by_storage;  // storage id -> its entries, in file order
   std::int64_t total = 0, unique = 0;
   json tensors = json::object();
+  ObjectAppender tensor_list(tensors);
   for (const auto& e : c.entries) {
-    const Storage* s = e.tensor.storage().get();
-    auto [it, inserted] = paths_by_storage.try_emplace(s);
-    if (inserted) {
-      storage_order.push_back(s);
-      unique += s ? s->numel() : 0;
-    }
-    it->second.push_back(e.path);
-    total += e.tensor.numel();
-    infos.push_back({e.path, e.tensor.dtype(), e.tensor.shape()});
-    tensors[e.path] = {{"dtype", dtype_name(e.tensor.dtype())},
-                       {"shape", e.tensor.shape()},
-                       {"contiguous", e.tensor.is_contiguous()},
-                       {"storage", e.storage_key},
-                       {"storage_offset", e.tensor.offset()},
-                       {"strides", e.tensor.strides()}};
+    if (e.storage >= by_storage.size()) by_storage.resize(e.storage + 1);
+    if (by_storage[e.storage].empty()) unique += e.storage_numel;
+    by_storage[e.storage].push_back(&e);
+    total += shape_numel(e.shape);
+    infos.push_back({e.path, e.dtype, e.shape});
+    tensor_list.set(e.path, {{"dtype", dtype_name(e.dtype)},
+                             {"shape", e.shape},
+                             {"contiguous", e.contiguous},
+                             {"storage", e.storage_key},
+                             {"storage_offset", e.offset},
+                             {"strides", e.strides}});
   }
   // Detection from names and shapes only, through the family table convert uses.
   const auto detected = detect_family(ckpt::WeightSource::index_only(std::move(infos), c.root, path.string()));
   const std::string prefix = detected && !detected->prefix.empty() ? detected->prefix + "." : "";
   std::int64_t params = 0;
-  std::unordered_set<const Storage*> counted;
+  std::vector<bool> counted(by_storage.size(), false);
   for (const auto& e : c.entries)
-    if (e.path.rfind(prefix, 0) == 0 && counted.insert(e.tensor.storage().get()).second)
-      params += e.tensor.storage() ? e.tensor.storage()->numel() : 0;
+    if (e.path.rfind(prefix, 0) == 0 && !counted[e.storage]) {
+      counted[e.storage] = true;
+      params += e.storage_numel;
+    }
 
   r["tensor_count"] = c.entries.size();
-  r["storage_count"] = storage_order.size();
+  r["storage_count"] = by_storage.size();
   r["total_elements_all_tensors"] = total;
   r["unique_elements"] = unique;
   r["parameter_count"] = detected ? params : unique;
   r["tensors"] = std::move(tensors);
   json aliases = json::array();
-  for (const Storage* s : storage_order) {
-    const auto& paths = paths_by_storage[s];
-    if (paths.size() > 1) {
-      std::string key;
-      for (const auto& e : c.entries)
-        if (e.tensor.storage().get() == s) { key = e.storage_key; break; }
-      aliases.push_back({{"storage", key}, {"paths", paths}});
-    }
+  for (const auto& paths : by_storage) {
+    if (paths.size() < 2) continue;
+    json names = json::array();
+    for (const Entry* e : paths) names.push_back(e->path);
+    aliases.push_back({{"storage", paths.front()->storage_key}, {"paths", std::move(names)}});
   }
   r["aliases"] = std::move(aliases);
   if (detected)

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "medport/checkpoint/zip_archive.hpp"
 #include "medport/tensor.hpp"
 
 namespace medport::ckpt {
@@ -23,6 +24,14 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 // One .npy array (format versions 1.0, 2.0 and 3.0).
 Tensor read_npy(std::span<const std::byte> bytes, const std::string& source);
+
+// What an array's header says, checked against the array's size, without reading the data.
+struct NpyInfo {
+  DType dtype = DType::F32;
+  Shape shape;
+  bool fortran_order = false;  // read_npy returns such arrays row-major
+};
+NpyInfo read_npy_info(std::span<const std::byte> bytes, const std::string& source);
 Tensor read_npy_file(const std::filesystem::path& path);
 
 // The .npy bytes NumPy itself would write for the tensor (version 1.0 unless the header needs
@@ -33,8 +42,9 @@ void write_npy_file(const std::filesystem::path& path, const Tensor& tensor);  /
 // An .npz archive opened once; members are decompressed and parsed on demand.
 class NpzFile {
  public:
-  static NpzFile open(const std::filesystem::path& path);
+  static NpzFile open(const std::filesystem::path& path);  // memory-mapped
   NpzFile(std::shared_ptr<const std::vector<std::byte>> bytes, std::string source);
+  explicit NpzFile(ZipArchive zip);
   ~NpzFile();
   NpzFile(NpzFile&&) noexcept;
   NpzFile& operator=(NpzFile&&) noexcept;
@@ -45,11 +55,16 @@ class NpzFile {
   bool contains(const std::string& name) const;
   Tensor read(const std::string& name) const;
   NamedTensors read_all() const;
+  // The member's header only: a compressed member is inflated just far enough to hold it, so
+  // listing an archive costs no more than its headers whatever its members claim to expand to.
+  NpyInfo info(const std::string& name) const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::vector<std::string> names_;
+  void list_members();
+  const std::string& entry_of(const std::string& name) const;
 };
 
 // Every member, in archive order, named without ".npy"; stored and deflated members.

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "medport/checkpoint/file_bytes.hpp"
 #include "medport/tensor.hpp"
 
 namespace medport::ckpt {
@@ -27,8 +28,11 @@ struct SafetensorsFile {
   std::map<std::string, std::string> metadata;  // "__metadata__", empty when absent
 };
 
+// Tensors view `file` (no copy) where their bytes are aligned for their element type.
+SafetensorsFile read_safetensors(std::shared_ptr<const FileBytes> file);
+SafetensorsFile read_safetensors_file(const std::filesystem::path& path);  // memory-mapped
+// From bytes the caller owns: copied once, then viewed.
 SafetensorsFile read_safetensors(std::span<const std::byte> bytes, const std::string& source);
-SafetensorsFile read_safetensors_file(const std::filesystem::path& path);
 
 // Names must be unique, non-empty, valid UTF-8 and not "__metadata__". Empty metadata is
 // left out of the header.

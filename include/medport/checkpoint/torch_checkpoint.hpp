@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "medport/checkpoint/file_bytes.hpp"
 #include "medport/checkpoint/pickle.hpp"
 #include "medport/checkpoint/value.hpp"
 #include "medport/tensor.hpp"
@@ -40,7 +41,7 @@ struct TorchLoadOptions {
 // indices as numbers ("network_weights.encoder.stages.0.0.convs.0.conv.weight").
 struct TorchTensorEntry {
   std::string path;
-  medport::Tensor tensor;   // a view of a shared medport::Storage
+  medport::Tensor tensor;   // a view of a shared medport::Storage, loaded on first use of its data
   std::string storage_key;  // the zip record "data/<key>" or the legacy storage key
   bool requires_grad = false;
   bool is_parameter = false;
@@ -48,6 +49,7 @@ struct TorchTensorEntry {
 
 struct TorchCheckpoint {
   std::string source;          // the path (or the name given with the bytes)
+  std::shared_ptr<const FileBytes> file;  // the (mapped) bytes every storage views
   std::string format;          // "torch-zip" | "torch-legacy" | "pickle"
   std::string format_version;  // zip `version` record ("3"), legacy protocol ("1001"), "" for a pickle
   std::string archive_prefix;  // zip folder holding data.pkl ("archive", "checkpoint_final"), "" otherwise
@@ -62,7 +64,13 @@ struct TorchCheckpoint {
   const TorchTensorEntry* find(const std::string& path) const;
 };
 
+// Reads the structure (the pickles, the zip directory) and binds every tensor to its storage
+// without reading any tensor data: storages are views of the memory-mapped file, checked (zip
+// CRC), inflated or byte-swapped when their data is first used (Storage::data(), which then
+// throws InputError for a damaged record). Every view is bounds-checked against its storage's
+// size up front.
 TorchCheckpoint load_torch_checkpoint(const std::filesystem::path& path, const TorchLoadOptions& options = {});
+TorchCheckpoint load_torch_checkpoint(std::shared_ptr<const FileBytes> file, const TorchLoadOptions& options = {});
 // The same from bytes already in memory (fuzzing, archives inside archives); `source` names them.
 TorchCheckpoint load_torch_checkpoint_bytes(std::shared_ptr<const std::vector<std::byte>> bytes,
                                             const std::string& source, const TorchLoadOptions& options = {});

@@ -3,7 +3,9 @@
 // (pre-1.6) torch file or a safetensors file, modelled on llama.cpp's model loader.
 //
 //  - index():    every tensor's dotted name, dtype and shape, known after opening without reading
-//                any tensor data (family detection works on this alone);
+//                any tensor data (family detection works on this alone): the file is memory-mapped
+//                and only its structure is parsed (the pickle and zip directory, or the
+//                safetensors header);
 //  - require():  a tensor by name, checked against the expected shape, converted to float32 when
 //                stored as fp16/bf16/fp64 (a view of the file's bytes when already float32: the
 //                bytes are memory-mapped or read on demand, never copied twice);
@@ -33,6 +35,13 @@
 
 namespace medport::ckpt {
 
+struct OpenOptions {
+  // Start hashing the whole file (sha256()) on a background thread as soon as it is opened, so
+  // that the hash is ready when a converter needs it; the thread stops early when the source is
+  // destroyed first.
+  bool hash_in_background = false;
+};
+
 struct WeightInfo {
   std::string name;   // dotted path relative to the source's root (after within())
   DType dtype = DType::F32;
@@ -43,7 +52,7 @@ class WeightSource {
  public:
   // Opens FILE; the format is decided from the content (torch zip, legacy torch, safetensors).
   // Throws InputError naming the file when it is none of them, damaged or hostile.
-  static WeightSource open(const std::filesystem::path& path);
+  static WeightSource open(const std::filesystem::path& path, const OpenOptions& options = {});
   // In-memory tensors by name (tests, tools, weights computed by medport); `name` stands for the
   // file in messages and metadata() returns `metadata` (an empty Dict when null).
   static WeightSource from_tensors(std::vector<std::pair<std::string, Tensor>> tensors, ValuePtr metadata,
@@ -62,7 +71,8 @@ class WeightSource {
 
   const std::filesystem::path& path() const;
   std::string_view format() const;  // "torch-zip" | "torch-legacy" | "safetensors" | "memory" | "index"
-  // Hex SHA-256 of the whole file (computed once, on first use); "" for in-memory sources.
+  // Hex SHA-256 of the whole file (computed once, on first use, or in the background when opened
+  // with hash_in_background); "" for in-memory sources.
   const std::string& sha256() const;
 
   // Every tensor under the current root, in file order.
@@ -77,7 +87,9 @@ class WeightSource {
   const std::string& root_prefix() const;  // "" or "network_weights." as passed to within()
 
   // The tensor `name`, float32, with exactly `shape` (InputError naming the file, the tensor,
-  // the expected and the actual shape otherwise). Marks it used.
+  // the expected and the actual shape otherwise). Marks it used. A contiguous float32 tensor is
+  // the file's bytes themselves (same memory, no copy; a zip record is checked against its CRC
+  // first); fp16/bf16/fp64 are converted once. A damaged record is an InputError naming it.
   Tensor require(const std::string& name, const Shape& shape) const;
   // The same with whatever shape the file has (families that infer shapes from the weights).
   Tensor require(const std::string& name) const;

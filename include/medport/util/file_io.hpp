@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -20,5 +21,18 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view text)
 
 // Hex SHA-256 of a file's bytes (sidecars record the source checkpoint's hash).
 std::string sha256_hex(std::span<const std::byte> bytes);
+
+// The same fed piece by piece (large files hashed in chunks).
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::span<const std::byte> bytes);
+  std::string hex();  // finishes the digest; call once
+ private:
+  void* context_;
+};
 
 }  // namespace medport

@@ -113,7 +113,7 @@ class NnunetFamily final : public ModelFamily {
       throw UsageError("app: '" + app_option->second + "' (true or false)");
     if (app && o.deep_supervision) throw UsageError("--app and --deep-supervision exclude each other");
     const LocatedSource location = locate_source(SourceRequest{context.source, o.fold, o.checkpoint});
-    const Model model = load_model(location, weights);
+    Model model = load_model(location, weights);
     const Architecture& a = model.architecture;
 
     GraphOptions graph_options;
@@ -141,6 +141,7 @@ class NnunetFamily final : public ModelFamily {
     s.variant = a.class_short_name();
     s.graphs.push_back({"model", "", io_specs(a, {kInputName}, a.input_channels),
                         io_specs(a, sidecar_options.output_names, a.num_classes), "fp32"});
+    model.checkpoint_sha256 = weights.sha256();  // asked for after the graph: hashed meanwhile when in the background
     s.family_section = make_sidecar(model, sidecar_options);
     if (app) {
       // The app model's interface: fixed patch, raw pixels in, probabilities and labels out.

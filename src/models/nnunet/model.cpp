@@ -77,7 +77,6 @@ Model load_model(const LocatedSource& location, const ckpt::WeightSource& file) 
   Model m;
   m.location = location;
   const std::string source = location.checkpoint.string();
-  m.checkpoint_sha256 = file.sha256();
   const ckpt::ValuePtr root_ptr = file.metadata();
   const ckpt::Value& root = *root_ptr;
 

@@ -79,7 +79,10 @@ ConvertReport convert(const ConvertRequest& request) {
   context.source = request.source;
   context.options = request.options;
   context.weights = locate_weights(request.source, request.options);
-  const ckpt::WeightSource weights = ckpt::WeightSource::open(context.weights);
+  // The file's hash is computed on another thread while the graphs are built and written.
+  ckpt::OpenOptions open_options;
+  open_options.hash_in_background = true;
+  const ckpt::WeightSource weights = ckpt::WeightSource::open(context.weights, open_options);
 
   const auto detection = models::detect_family(weights);
   if (!detection)
@@ -117,7 +120,6 @@ ConvertReport convert(const ConvertRequest& request) {
   s.precision = fp16 ? "fp16" : "fp32";
   s.opset = request.options.opset;
   s.checkpoint = fs::absolute(context.weights).lexically_normal().string();
-  s.checkpoint_sha256 = weights.sha256();
 
   exporters::ExportOptions export_options = request.export_options;
   export_options.fp16 = fp16;
@@ -151,6 +153,7 @@ ConvertReport convert(const ConvertRequest& request) {
   }
   const fs::path sidecar = models::sidecar_path_for(request.output);
   written.add(sidecar);
+  s.checkpoint_sha256 = weights.sha256();  // asked for last: the background hash is done by now
   models::write_sidecar(sidecar, s);
   report.files.push_back(sidecar);
   written.keep();

@@ -36,7 +36,7 @@ bool looks_like_nnunet_source(const std::filesystem::path& path);
 
 struct Model {
   LocatedSource location;
-  std::string checkpoint_sha256;
+  std::string checkpoint_sha256;  // filled by the family when it writes the sidecar section (not by load_model)
   Json plans;
   Json dataset_json;
   std::string plans_origin;      // "plans.json" | "checkpoint init_args"
