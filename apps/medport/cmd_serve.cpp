@@ -58,7 +58,7 @@ medport::cli::Runner setup(CLI::App& root) {
   auto* cmd = root.add_subcommand("serve", "HTTP inference server: Open Inference Protocol v2, task endpoints, browser viewer (docs/SERVE.md)");
   cmd->add_option("--models", a->models, "model repository in Triton's layout (medport export --format triton)");
   cmd->add_option("--host", a->host, "address to listen on (non-loopback needs --token-file)");
-  cmd->add_option("--port", a->port, "TCP port")->check(CLI::Range(1, 65535));
+  cmd->add_option("--port", a->port, "TCP port (0: any free port, printed in the `listening` log line)")->check(CLI::Range(0, 65535));
   cmd->add_option("--token-file", a->token_file, "bearer tokens, one `ID sha256:HEX` per line (without: loopback clients only)");
   cmd->add_option("--tls-cert", a->tls_cert, "PEM certificate (chain) for HTTPS");
   cmd->add_option("--tls-key", a->tls_key, "PEM private key for HTTPS");

@@ -17,7 +17,7 @@ void configure_logging(spdlog::level::level_enum level) {
 }
 
 void log_event(spdlog::level::level_enum level, std::string_view event, nlohmann::json fields) {
-  nlohmann::ordered_json line{{"time", utc_timestamp_now()}, {"level", spdlog::level::to_string_view(level)}, {"event", event}};
+  nlohmann::ordered_json line{{"time", utc_timestamp_now()}, {"level", std::string(spdlog::level::to_string_view(level).data(), spdlog::level::to_string_view(level).size())}, {"event", event}};
   for (auto& [key, value] : fields.items()) line[key] = value;
   spdlog::log(level, "{}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }

@@ -62,6 +62,42 @@ void model_ready(Call& c) {
   c.res.status = 200;
 }
 
+// Inputs against the model's own spec (names, dtype, rank, fixed sizes; nnU-Net spatial sizes
+// divisible by the network's stride product), so a malformed request is a 400, not an engine error.
+void check_inputs(const ServedModel& m, const InferRequest& request) {
+  const auto& specs = m.main_graph().inputs;
+  for (const auto& in : request.inputs) {
+    const models::TensorSpec* spec = nullptr;
+    for (const auto& s : specs) spec = s.name == in.name ? &s : spec;
+    if (!spec) throw HttpError(400, "model '" + m.name() + "' has no input '" + in.name.substr(0, 64) + "'");
+    if (oip_datatype(in.tensor.dtype()) != oip_datatype_of(spec->dtype))
+      throw HttpError(400, "input '" + in.name + "' must be " + oip_datatype_of(spec->dtype));
+    const Shape& shape = in.tensor.shape();
+    if (shape.size() != spec->shape.size())
+      throw HttpError(400, "input '" + in.name + "' must have " + std::to_string(spec->shape.size()) + " axes, not " +
+                               std::to_string(shape.size()));
+    for (std::size_t k = 0; k < shape.size(); ++k) {
+      if (shape[k] == 0) throw HttpError(400, "input '" + in.name + "' has an empty axis");
+      const auto& d = spec->shape[k];
+      if (std::holds_alternative<std::int64_t>(d) && std::get<std::int64_t>(d) != shape[k])
+        throw HttpError(400, "input '" + in.name + "' axis " + std::to_string(k) + " must be " +
+                                 std::to_string(std::get<std::int64_t>(d)));
+    }
+    if (m.family() == "nnunet") {
+      const auto& strides = m.segmenter().info.stride_product;
+      for (std::size_t k = 0; k < strides.size() && k + 2 < shape.size(); ++k)
+        if (strides[k] > 0 && shape[k + 2] % strides[k] != 0)
+          throw HttpError(400, "input '" + in.name + "' spatial axis " + std::to_string(k) + " must be a multiple of " +
+                                   std::to_string(strides[k]) + " for this network");
+    }
+  }
+  for (const auto& s : specs) {
+    bool given = false;
+    for (const auto& in : request.inputs) given = given || in.name == s.name;
+    if (!given) throw HttpError(400, "input '" + s.name + "' is missing");
+  }
+}
+
 void infer(Call& c) {
   const auto m = model_of(c);
   std::optional<std::size_t> header_length;
@@ -78,6 +114,7 @@ void infer(Call& c) {
     for (const auto& o : outputs) known = known || o.name == name;
     if (!known) throw HttpError(400, "model '" + m->name() + "' has no output '" + name.substr(0, 64) + "'");
   }
+  check_inputs(*m, request);
   const runtime::Session& session = m->session();
   std::vector<runtime::NamedTensor> results;
   {
