@@ -27,8 +27,11 @@ struct RequestState {
   std::string route;  // template, "unmatched" before routing
   std::string model;
   std::optional<std::string> token_id;
+  std::optional<ErrorReply> refusal;  // decided before the body was read, sent after
+  std::string method;                 // as the client sent it
 };
 thread_local RequestState current;
+
 
 std::string new_request_id() {
   unsigned char b[8];
@@ -46,6 +49,11 @@ void send_error(httplib::Response& res, const ErrorReply& e) {
   res.status = e.status;
   if (e.retry_after_s > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s));
   res.set_content(error_body(e.message), "application/json");
+}
+
+void send_refusal(httplib::Response& res, const ErrorReply& e) {
+  if (e.status == 401) res.set_header("WWW-Authenticate", "Bearer");
+  send_error(res, e);
 }
 
 // "/v2/models/{name}/infer" -> regex "/v2/models/([^/]+)/infer" and the names in order.
@@ -143,20 +151,57 @@ struct Server::Impl {
 
   void install_routes();
   void install_hooks();
+  std::optional<ErrorReply> check_request(const httplib::Request& req);
 };
+
+// Path, shutdown, peer and token checks of every request (the token's ID goes to `current`).
+std::optional<ErrorReply> Server::Impl::check_request(const httplib::Request& req) {
+  auto refuse = [](int status, const std::string& message, int retry = 0) { return ErrorReply{status, message, message, retry}; };
+  // A "." or ".." path segment (also when percent-encoded) never names a model or a file.
+  for (std::size_t at = 0; at < req.path.size();) {
+    const auto next = std::min(req.path.find('/', at + 1), req.path.size());
+    const std::string segment = req.path.substr(at + 1, next - at - 1);
+    if (segment == "." || segment == "..") return refuse(400, "path segments '.' and '..' are not allowed");
+    at = next;
+  }
+  if (service.draining) return refuse(503, "the server is shutting down", 5);
+  if (service.tokens.empty() && !is_loopback_address(req.remote_addr))
+    return refuse(403, "this server has no token file and answers loopback clients only");
+  if (!service.tokens.empty()) {
+    current.token_id = service.tokens.identify_header(req.get_header_value("Authorization"));
+    const bool is_public = std::find(public_paths.begin(), public_paths.end(), req.path) != public_paths.end();
+    if (!current.token_id && !is_public)
+      return refuse(401, req.has_header("Authorization") ? "invalid token" : "missing bearer token");
+  }
+  return std::nullopt;
+}
 
 void Server::Impl::install_routes() {
   for (auto& route : all_routes()) {
     auto [re, names] = route_regex(route.path);
     if (route.public_route) public_paths.push_back(route.path);
     auto handler = [this, route, names](const httplib::Request& req, httplib::Response& res) {
-      ++active_handlers;
+      if (current.refusal) {
+        send_refusal(res, *current.refusal);
+        return;
+      }
+      struct Active {
+        std::atomic<int>& n;
+        explicit Active(std::atomic<int>& count) : n(count) { ++n; }
+        ~Active() { --n; }
+      } active(active_handlers);
       current.route = route.path;
       Call call{req, res, service, {}, Deadline(current.start + service.options.deadline)};
       // A client may ask for a shorter deadline than the server's (never a longer one).
       if (req.has_header("X-Request-Deadline-Ms")) {
-        const long ms = std::strtol(req.get_header_value("X-Request-Deadline-Ms").c_str(), nullptr, 10);
-        if (ms > 0) call.deadline = Deadline(std::min(call.deadline.at(), current.start + std::chrono::milliseconds(ms)));
+        const std::string text = req.get_header_value("X-Request-Deadline-Ms");
+        char* end = nullptr;
+        const long long ms = std::strtoll(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || ms < 100 || ms > 86400000) {
+          send_error(res, {400, "X-Request-Deadline-Ms must be an integer from 100 to 86400000", "bad deadline header", 0});
+          return;
+        }
+        call.deadline = Deadline(std::min(call.deadline.at(), current.start + std::chrono::milliseconds(ms)));
       }
       for (std::size_t i = 0; i < names.size() && i + 1 < req.matches.size(); ++i) call.params[names[i]] = req.matches[i + 1].str();
       try {
@@ -168,7 +213,6 @@ void Server::Impl::install_routes() {
                     {{"request_id", current.request_id}, {"route", route.path}, {"status", e.status}, {"error", e.log_message}});
         send_error(res, e);
       }
-      --active_handlers;
     };
     if (route.method == "GET") http->Get(re, handler);
     else if (route.method == "POST") http->Post(re, handler);
@@ -177,8 +221,7 @@ void Server::Impl::install_routes() {
 }
 
 void Server::Impl::install_hooks() {
-  const std::size_t limit = service.options.max_body_bytes;
-  http->set_payload_max_length(limit);
+  http->set_payload_max_length(service.options.max_body_bytes);
   http->set_read_timeout(service.options.read_timeout_s, 0);
   http->set_write_timeout(60, 0);
   http->set_keep_alive_max_count(1000);
@@ -186,47 +229,38 @@ void Server::Impl::install_hooks() {
   const std::size_t threads = service.options.workers + service.options.queue + 8;
   http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 
-  http->set_pre_routing_handler([this, limit](const httplib::Request& req, httplib::Response& res) {
-    current = RequestState{Clock::now(), new_request_id(), "unmatched", "", std::nullopt};
+  // Requests are refused before their body is read when they have none. A request that carries a
+  // body gets its refusal after httplib has read (or, above the limit, skipped) that body: answering
+  // earlier would leave the body in the connection, to be misread as the next request.
+  http->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    current = RequestState{Clock::now(), new_request_id(), "unmatched", "", std::nullopt, std::nullopt, req.method};
     res.set_header("X-Request-Id", current.request_id);
-    auto reject = [&](int status, const std::string& message, int retry = 0) {
-      send_error(res, {status, message, message, retry});
-      return httplib::Server::HandlerResponse::Handled;
-    };
-    // A "." or ".." path segment (also when percent-encoded) never names a model or a file.
-    for (std::size_t at = 0; at < req.path.size();) {
-      const auto next = std::min(req.path.find('/', at + 1), req.path.size());
-      const std::string segment = req.path.substr(at + 1, next - at - 1);
-      if (segment == "." || segment == "..") return reject(400, "path segments '.' and '..' are not allowed");
-      at = next;
+    const bool body_pending = req.has_header("Transfer-Encoding") ||
+                              (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+    if (body_pending && req.method != "POST" && req.method != "PUT" && req.method != "PATCH" && req.method != "DELETE") {
+      // httplib reads bodies of these methods only; a GET/HEAD/OPTIONS body left unread would be
+      // misread as the next request. Read it as a PATCH (no route has that method), then refuse.
+      current.refusal = ErrorReply{400, req.method.substr(0, 16) + " requests carry no body", "body on " + req.method, 0};
+      const_cast<httplib::Request&>(req).method = "PATCH";
+      return httplib::Server::HandlerResponse::Unhandled;
     }
-    if (service.draining) {
-      res.set_header("Connection", "close");
-      return reject(503, "the server is shutting down", 5);
+    auto refusal = check_request(req);
+    if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
+    if (body_pending) {
+      current.refusal = std::move(refusal);
+      return httplib::Server::HandlerResponse::Unhandled;
     }
-    if (service.tokens.empty() && !is_loopback_address(req.remote_addr))
-      return reject(403, "this server has no token file and answers loopback clients only");
-    const bool is_public = std::find(public_paths.begin(), public_paths.end(), req.path) != public_paths.end();
-    if (!service.tokens.empty()) {
-      current.token_id = service.tokens.identify_header(req.get_header_value("Authorization"));
-      if (!current.token_id && !is_public) {
-        res.set_header("WWW-Authenticate", "Bearer");
-        return reject(401, req.has_header("Authorization") ? "invalid token" : "missing bearer token");
-      }
-    }
-    if (req.has_header("Content-Length")) {
-      const std::string value = req.get_header_value("Content-Length");
-      char* end = nullptr;
-      const unsigned long long n = std::strtoull(value.c_str(), &end, 10);
-      if (end == value.c_str() || *end != '\0' || n > limit) {
-        res.set_header("Connection", "close");
-        return reject(413, "request body larger than the server's limit of " + std::to_string(limit) + " bytes");
-      }
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
+    send_refusal(res, *refusal);
+    return httplib::Server::HandlerResponse::Handled;
   });
 
-  http->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+  http->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+    // A HEAD request read as PATCH (pre-routing) is answered as HEAD again: headers only.
+    if (!current.method.empty() && req.method != current.method) const_cast<httplib::Request&>(req).method = current.method;
+    if (current.refusal && res.status != 413) {
+      send_refusal(res, *current.refusal);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string message = res.status == 404 ? "no such endpoint"
                           : res.status == 413 ? "request body larger than the server's limit"
@@ -243,13 +277,14 @@ void Server::Impl::install_hooks() {
   http->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     const double seconds = std::chrono::duration<double>(Clock::now() - current.start).count();
     const std::string& route = current.route;
-    service.metrics.observe_request(route, req.method, res.status, seconds);
+    const std::string& method = current.method.empty() ? req.method : current.method;
+    service.metrics.observe_request(route, method, res.status, seconds);
     service.refresh_gauges();
     const std::string endpoint = route == "unmatched" ? req.path.substr(0, 128) : route;
     if (service.audit && route != "/metrics" && route.rfind("/v2/health", 0) != 0)
-      service.audit->write({current.request_id, current.token_id, req.remote_addr, req.method, endpoint, current.model,
+      service.audit->write({current.request_id, current.token_id, req.remote_addr, method, endpoint, current.model,
                             res.status, seconds * 1000.0});
-    json fields{{"request_id", current.request_id}, {"method", req.method}, {"route", endpoint}, {"status", res.status},
+    json fields{{"request_id", current.request_id}, {"method", method}, {"route", endpoint}, {"status", res.status},
                 {"latency_ms", seconds * 1000.0}, {"remote", req.remote_addr}};
     if (!current.model.empty()) fields["model"] = current.model;
     if (current.token_id) fields["token_id"] = *current.token_id;
