@@ -257,14 +257,20 @@ void Server::Impl::install_hooks() {
   http->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     // A HEAD request read as PATCH (pre-routing) is answered as HEAD again: headers only.
     if (!current.method.empty() && req.method != current.method) const_cast<httplib::Request&>(req).method = current.method;
+    // httplib stops reading a body it cannot parse (a broken multipart or chunked body): what is
+    // left must not be taken for the next request, so a failure before any route ran closes the
+    // connection (the client sees Connection: close).
+    if (current.route == "unmatched") const_cast<httplib::Request&>(req).set_header("Connection", "close");
     if (current.refusal && res.status != 413) {
       send_refusal(res, *current.refusal);
       return httplib::Server::HandlerResponse::Handled;
     }
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string message = res.status == 404 ? "no such endpoint"
+    std::string message = res.status == 404   ? "no such endpoint"
                           : res.status == 413 ? "request body larger than the server's limit"
-                                              : "bad request";
+                          : res.status == 503 ? "not ready"
+                          : res.status == 400 ? "malformed request (request line, headers or body)"
+                                              : "request failed";
     if (res.status == 405) message = "method not allowed";
     res.set_content(error_body(message), "application/json");
     return httplib::Server::HandlerResponse::Handled;
