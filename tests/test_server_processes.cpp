@@ -2,6 +2,7 @@
 // client with outputs equal to `medport run`, graceful SIGTERM, and two server processes updating
 // one few-shot memory bank without losing an update.
 #include <future>
+#include <set>
 #include <thread>
 
 #include "medport/checkpoint/npy.hpp"
@@ -102,6 +103,13 @@ TEST(ServerProcess, TwoServersShareOneMemoryBankWithoutLosingUpdates) {
   ServerProcess a(args), b(args);
   ASSERT_TRUE(a.running()) << a.log();
   ASSERT_TRUE(b.running()) << b.log();
+  // The IRIS export: the folder (few-shot pipeline) and each further graph as a model of its own.
+  const auto index = json::parse(a.client().Post("/v2/repository/index", "{}", "application/json")->body);
+  std::set<std::string> ready;
+  for (const auto& m : index)
+    if (m["state"] == "READY") ready.insert(m["name"]);
+  EXPECT_TRUE(ready.count("iris") && ready.count("iris__encode_support") && ready.count("iris__tune_step")) << index.dump();
+  EXPECT_EQ(ready.size(), index.size()) << index.dump();
   constexpr int kPerServer = 4;
   auto update = [&](const ServerProcess& s) {
     int ok = 0;

@@ -27,14 +27,19 @@ ServedModel::ServedModel(std::string name, std::int64_t version, fs::path versio
     session_ = segmenter_->session;
   } else if (family == "timm") {
     classifier_ = std::make_unique<classify::Classifier>(model_path_, options_);
-  } else if (family == "iris") {
+  } else if (family == "iris" && std::filesystem::is_directory(model_path_)) {
     iris_ = std::make_shared<const pipelines::fewshot::IrisModel>(model_path_, options_);
-  } else {
+  } else {  // guided-diffusion UNets, one graph of an IRIS export (NAME__encode_support), any graph
     session_ = std::make_shared<const runtime::Session>(model_path_, options_);
   }
 }
 
 ServedModel::~ServedModel() = default;
+
+std::string ServedModel::pipeline() const {
+  if (segmenter_ || classifier_ || iris_) return family();
+  return family() == "guided_diffusion" ? family() : std::string();
+}
 
 const models::GraphSpec& ServedModel::main_graph() const { return sidecar_.graphs[main_graph_]; }
 
@@ -145,7 +150,7 @@ std::shared_ptr<const ServedModel> ModelStore::get(const std::string& name, std:
 std::shared_ptr<const ServedModel> ModelStore::first_of_family(const std::string& family) const {
   std::lock_guard lock(mutex_);
   for (const auto& [name, m] : models_)
-    if (m->family() == family) return m;
+    if (m->pipeline() == family) return m;
   return nullptr;
 }
 

@@ -44,6 +44,7 @@ void list_models(Call& c) {
       const auto m = c.service.store.get(s.name);
       e["version"] = m->version();
       e["family"] = m->family();
+      e["pipeline"] = m->pipeline();
       e["variant"] = m->sidecar().variant;
     } else {
       e["reason"] = s.reason;

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <regex>
@@ -145,6 +146,7 @@ struct Server::Impl {
   Service service;
   std::unique_ptr<httplib::Server> http;
   std::atomic<int> active_handlers{0};
+  int listen_fd = -1;
   std::mutex shutdown_mutex;
   bool stopped = false;
   std::vector<std::string> public_paths;
@@ -228,6 +230,13 @@ void Server::Impl::install_hooks() {
   http->set_keep_alive_timeout(5);
   const std::size_t threads = service.options.workers + service.options.queue + 8;
   http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // httplib listens with a backlog of 5: a burst of connections overflows it and clients see
+  // resets. Keep the listening socket to raise the backlog after bind (listen() again does that).
+  http->set_socket_options([this](int fd) {
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = fd;
+  });
 
   // Requests are refused before their body is read when they have none. A request that carries a
   // body gets its refusal after httplib has read (or, above the limit, skipped) that body: answering
@@ -329,6 +338,7 @@ int Server::bind() {
   } else if (!impl_->http->bind_to_port(o.host, port)) {
     throw UsageError("cannot bind " + o.host + ":" + std::to_string(port) + " (in use, or not an address of this machine)");
   }
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   log_event(spdlog::level::info, "listening",
             {{"host", o.host}, {"port", port}, {"tls", tls()}, {"models_loaded", impl_->service.store.loaded()},
              {"auth", impl_->service.tokens.empty() ? "loopback-only" : "bearer-token"}});

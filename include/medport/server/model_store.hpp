@@ -40,6 +40,9 @@ class ServedModel {
   const std::filesystem::path& version_dir() const { return version_dir_; }
   const models::Sidecar& sidecar() const { return sidecar_; }
   const std::string& family() const { return sidecar_.family; }
+  // The task pipeline this model serves ("nnunet", "timm", "iris", "guided_diffusion"), or "" for
+  // a model that only answers /v2 inference (e.g. one graph of an IRIS export).
+  std::string pipeline() const;
   const models::GraphSpec& main_graph() const;  // what /v2 inference runs
   const runtime::Session& session() const;      // of main_graph(), loaded on first use
 
@@ -82,7 +85,7 @@ class ModelStore {
   void unload(const std::string& name);
   // HttpError 400 for a bad name, 404 unknown, 503 not ready; `version` must match when given.
   std::shared_ptr<const ServedModel> get(const std::string& name, std::optional<std::int64_t> version = {}) const;
-  // The first ready model of a family (the viewer's defaults); nullptr when none.
+  // The first ready model whose pipeline() is `family` (the default of a task endpoint); nullptr when none.
   std::shared_ptr<const ServedModel> first_of_family(const std::string& family) const;
   std::vector<ModelState> states() const;  // every repository entry and loaded model, by name
   std::size_t loaded() const;

@@ -151,7 +151,7 @@ async function loadModels() {
     $("#server").textContent = `${server.name} ${server.version}: ${models.filter((m) => m.state === "READY").length} model(s)`;
     for (const select of document.querySelectorAll("select.models")) {
       select.replaceChildren();
-      for (const m of models.filter((m) => m.state === "READY" && m.family === select.dataset.family)) {
+      for (const m of models.filter((m) => m.state === "READY" && m.pipeline === select.dataset.family)) {
         select.append(new Option(`${m.name} (v${m.version})`, m.name));
       }
       if (!select.options.length) select.append(new Option(`no ${select.dataset.family} model loaded`, ""));
