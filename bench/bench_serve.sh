@@ -60,9 +60,9 @@ server_pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 base="http://127.0.0.1:$port"
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status"; }
-load() {  # load NAME URL_PATH BODY CONTENT_TYPE [HDRLEN] SECONDS
-  local name="$1" path="$2" body="$3" type="$4" hdr="$5" secs="$6"
-  wrk -t2 -c"$conns" -d"${secs}s" --timeout 120s --latency -s "$here/bench/wrk_post.lua" "$base$path" -- "$body" "$type" $hdr \
+load() {  # load NAME URL_PATH BODY CONTENT_TYPE [HDRLEN] SECONDS [CONNECTIONS]
+  local name="$1" path="$2" body="$3" type="$4" hdr="$5" secs="$6" c="${7:-$conns}"
+  wrk -t2 -c"$c" -d"${secs}s" --timeout 120s --latency -s "$here/bench/wrk_post.lua" "$base$path" -- "$body" "$type" $hdr \
     > "$work/$name.wrk" 2>&1
   local line
   line="$(grep '^JSON ' "$work/$name.wrk" | cut -c6-)"
@@ -74,6 +74,12 @@ infer_json="$(load infer /v2/models/phantom2d/infer "$work/infer.bin" applicatio
 echo "infer:   $infer_json" >&2
 segment_json="$(load segment /v1/segment "$work/segment.form" "multipart/form-data; boundary=medportbench" "" "$seconds")"
 echo "segment: $segment_json" >&2
+# Latency without queueing: as many connections as workers, so each request computes at once.
+echo "== wrk: $workers connections (no queueing), 20s each" >&2
+infer_lat="$(load infer_lat /v2/models/phantom2d/infer "$work/infer.bin" application/octet-stream "$(cat "$work/infer.hdrlen")" 20 "$workers")"
+segment_lat="$(load segment_lat /v1/segment "$work/segment.form" "multipart/form-data; boundary=medportbench" "" 20 "$workers")"
+echo "infer:   $infer_lat" >&2
+echo "segment: $segment_lat" >&2
 
 echo "== memory: 1,000-request warm-up, then 10,000+ requests of [1,1,64,64]" >&2
 count() { curl -s "$base/metrics" | awk -v r='route="/v2/models/{name}/infer"' 'index($0, "medport_http_requests_total{") == 1 && index($0, r) {s += $2} END {print s + 0}'; }
@@ -96,10 +102,10 @@ base_segment="$("$build/bench/bench_serve_inprocess" segment "$work/phantom2d.on
 echo "infer in-process:   $base_infer" >&2
 echo "segment in-process: $base_segment" >&2
 
-"$python" - "$infer_json" "$segment_json" "$base_infer" "$base_segment" "$rss_warm" "$rss_end" "$soak_requests" "$errors_5xx" "$conns" "$seconds" <<'PY'
+"$python" - "$infer_json" "$segment_json" "$base_infer" "$base_segment" "$infer_lat" "$segment_lat" "$rss_warm" "$rss_end" "$soak_requests" "$errors_5xx" "$conns" "$seconds" "$workers" <<'PY'
 import json, sys
-infer, segment, base_infer, base_segment = (json.loads(a) for a in sys.argv[1:5])
-rss_warm, rss_end, soak, errors_5xx, conns, seconds = (int(float(a)) for a in sys.argv[5:11])
+infer, segment, base_infer, base_segment, infer_lat, segment_lat = (json.loads(a) for a in sys.argv[1:7])
+rss_warm, rss_end, soak, errors_5xx, conns, seconds, workers = (int(float(a)) for a in sys.argv[7:14])
 def errors(w): return w["errors_status"] + w["errors_connect"] + w["errors_read"] + w["errors_write"] + w["errors_timeout"]
 print(f"| endpoint | requests | errors | req/s | p50 ms | p99 ms | in-process req/s | in-process p50 ms | server overhead (throughput) |")
 print(f"|---|---|---|---|---|---|---|---|---|")
@@ -107,10 +113,14 @@ for name, w, b in (("/v2/models/phantom2d/infer [1,1,256,256] binary", infer, ba
     rps = w["requests"] / w["duration_s"]
     print(f"| {name} | {w['requests']} | {errors(w)} | {rps:.1f} | {w['p50_ms']:.1f} | {w['p99_ms']:.1f} | "
           f"{b['calls_per_s']:.1f} | {b['p50_ms']:.1f} | {100 * (1 - rps / b['calls_per_s']):.1f} % |")
+print(f"\nWithout queueing ({workers} connections = workers): server p50/p99 vs in-process p50/p99")
+for name, w, b in (("infer", infer_lat, base_infer), ("segment", segment_lat, base_segment)):
+    print(f"| {name} | {w['p50_ms']:.1f} / {w['p99_ms']:.1f} ms | {b['p50_ms']:.1f} / {b['p99_ms']:.1f} ms | "
+          f"+{w['p50_ms'] - b['p50_ms']:.1f} ms at p50 | errors {errors(w)} |")
 growth = 100.0 * (rss_end - rss_warm) / rss_warm
 print(f"\nRSS after 1,000-request warm-up {rss_warm / 1024:.1f} MiB, after {soak} more requests {rss_end / 1024:.1f} MiB: {growth:+.2f} %")
 print(f"5xx answers in the whole run: {errors_5xx}; wrk errors: infer {errors(infer)}, segment {errors(segment)}")
-ok = errors(infer) == 0 and errors(segment) == 0 and errors_5xx == 0 and abs(growth) < 5.0 and soak >= 10000
+ok = errors(infer) == 0 and errors(segment) == 0 and errors(infer_lat) == 0 and errors(segment_lat) == 0 and errors_5xx == 0 and abs(growth) < 5.0 and soak >= 10000
 print("RESULT", "PASS" if ok else "FAIL")
 sys.exit(0 if ok else 1)
 PY
