@@ -29,6 +29,7 @@ APT_PACKAGES=(
   libopencv-dev libonnx-dev libprotobuf-dev protobuf-compiler libzip-dev zlib1g-dev libssl-dev
   libniftiio-dev libnifti2-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev clang
+  libdcmtk-dev dicom3tools libpq-dev postgresql default-jdk-headless maven
   python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-scipy ffmpeg python3-skimage python3-venv python3-pip
   libcpp-httplib-dev libbrotli-dev prometheus-cpp-dev openssl wrk chromium curl
 )
@@ -143,7 +144,14 @@ configure_and_build() {
 
 install_packages
 fetch_onnxruntime
-[ "${1:-}" = "test" ] && setup_test_venv && setup_viewer_test
+# The HL7 FHIR validator (HAPI FhirInstanceValidator, pinned in tools/fhir-validator/pom.xml)
+# from Maven Central into third_party/fhir-validator, for the FHIR bundle tests.
+setup_fhir_validator() {
+  log "test tooling: HL7 FHIR validator (tools/fhir-validator)"
+  "$here/tools/fhir-validator/fetch.sh" "$here/third_party/fhir-validator" ||
+    log "WARNING: could not fetch the FHIR validator from Maven Central; the FHIR validation tests will skip"
+}
+[ "${1:-}" = "test" ] && setup_test_venv && setup_fhir_validator && setup_viewer_test
 configure_and_build
 
 case "${1:-}" in

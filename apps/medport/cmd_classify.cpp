@@ -11,12 +11,15 @@
 #include <fmt/format.h>
 
 #include "command.hpp"
+#include "dicom_flags.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/classify/batch.hpp"
 #include "medport/pipelines/classify/classifier.hpp"
+#include "medport/pipelines/classify/image_batch.hpp"
 #include "medport/pipelines/classify/results.hpp"
 #include "medport/pipelines/classify/video.hpp"
 #include "medport/pipelines/batch/progress.hpp"
+#include "medport/pipelines/batch/shard.hpp"
 #include "medport/util/file_io.hpp"
 
 namespace {
@@ -24,7 +27,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace medport;
 using namespace medport::classify;
-using Json = nlohmann::ordered_json;
 
 struct ClassifyArgs {
   std::string model;
@@ -36,6 +38,8 @@ struct ClassifyArgs {
   int batch = 8;
   int threads = 0;
   std::string provider = "cpu";
+  std::string shard;
+  medport::cli::DicomFlags dicom;
   // video
   std::string video;
   std::int64_t max_frames = 0;
@@ -46,14 +50,8 @@ struct ClassifyArgs {
   std::string compare;
 };
 
-void write_json(const fs::path& path, const Json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
 void write_bytes(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
   write_file_atomic(path, std::as_bytes(std::span(bytes)));
-}
-
-std::string read_text(const fs::path& path) {
-  const auto bytes = read_file(path);
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
 std::string ranked_text(const Classifier& model, const Prediction& p, std::size_t k) {
@@ -64,52 +62,35 @@ std::string ranked_text(const Classifier& model, const Prediction& p, std::size_
 
 int run_images(const ClassifyArgs& args, const Classifier& model, ResizeMode resize) {
   std::vector<fs::path> paths(args.inputs.begin(), args.inputs.end());
-  const auto inputs = collect_images(paths);
-  const TransformSettings transform = model.transform(resize, CropAnchor::Center);
-  const fs::path out = args.output;
-  if (!out.empty()) fs::create_directories(out);
-  pipelines::batch::BatchProgress progress(inputs.size(), !out.empty() && isatty(STDERR_FILENO));
-  std::vector<ImageResult> results;
-  std::size_t failed = 0;
-  for (const auto& in : inputs) {
-    const fs::path case_json = out.empty() ? fs::path() : out / (in.name + ".json");
-    std::error_code ec;
-    if (!out.empty() && !args.overwrite && fs::exists(case_json, ec)) {  // resumable: finished cases are kept
-      results.push_back(image_result_from_json(Json::parse(read_text(case_json), nullptr, false), model.config(),
-                                               case_json.string()));
-      progress.case_done(in.name, "skipped (done)");
-      continue;
-    }
-    try {
-      ImageResult r{in.name, in.path.string(), model.classify(read_rgb(in.path), transform)};
-      std::printf("%s: %s\n", in.name.c_str(), ranked_text(model, r.prediction, args.top_k).c_str());
-      if (!out.empty()) write_json(case_json, image_result_json(r, model, args.top_k));
-      results.push_back(std::move(r));
-      progress.case_done(in.name, "done");
-    } catch (const InputError& e) {
-      ++failed;
-      std::fprintf(stderr, "error: %s\n", e.what());
-      progress.case_done(in.name, "failed");
-    }
+  auto inputs = collect_images(paths);
+  if (!args.shard.empty()) {
+    const auto shard = pipelines::batch::parse_shard(args.shard);
+    const std::size_t all = inputs.size();
+    inputs = pipelines::batch::select_shard(inputs, shard, [](const ImageInput& in) { return in.name; });
+    std::fprintf(stderr, "shard %s: %zu of %zu image(s)\n", args.shard.c_str(), inputs.size(), all);
   }
+  ImageBatchOptions options;
+  options.dicom = cli::dicom_selection(args.dicom);
+  options.output_dir = args.output;
+  options.overwrite = args.overwrite;
+  options.top_k = args.top_k;
+  options.transform = model.transform(resize, CropAnchor::Center);
+  pipelines::batch::BatchProgress progress(inputs.size(), !args.output.empty() && isatty(STDERR_FILENO));
+  using Status = pipelines::batch::CaseReport::Status;
+  const auto result = classify_images(model, inputs, options, [&](const auto& report, const ImageResult* r) {
+    if (report.status == Status::Failed) std::fprintf(stderr, "error: %s\n", report.message.c_str());
+    if (report.status == Status::Done && r)
+      std::printf("%s: %s\n", r->name.c_str(), ranked_text(model, r->prediction, args.top_k).c_str());
+    progress.case_done(report.case_name, report.status == Status::Done      ? "done"
+                                         : report.status == Status::Skipped ? "skipped (done)"
+                                                                            : "failed");
+  });
   progress.finish();
-  if (!out.empty()) {
-    write_file_atomic(out / "classification.csv", images_csv(results, model.config()));
-    Json all = Json::array();
-    for (const auto& r : results) all.push_back(image_result_json(r, model, args.top_k));
-    write_json(out / "classification.json", {{"model", args.model}, {"images", all}});
-  }
-  if (failed) {
-    std::fprintf(stderr, "%zu of %zu images failed\n", failed, inputs.size());
+  if (result.totals.failed) {
+    std::fprintf(stderr, "%zu of %zu images failed\n", result.totals.failed, inputs.size());
     return 3;
   }
   return 0;
-}
-
-Json video_info_json(const VideoInfo& i) {
-  return {{"path", i.path},         {"fps", i.fps},       {"frames_in_file", i.frames_in_file},
-          {"decoded", i.decoded},   {"width", i.width},   {"height", i.height},
-          {"rotation", i.rotation}, {"rotation_from", i.rotation_from}};
 }
 
 int run_video(const ClassifyArgs& args, const Classifier& model, ResizeMode resize,
@@ -156,26 +137,11 @@ int run_video(const ClassifyArgs& args, const Classifier& model, ResizeMode resi
       std::printf("  first disagreeing frame       none\n");
   }
   if (!args.output.empty()) {
-    const fs::path out = args.output;
-    fs::create_directories(out);
-    write_file_atomic(out / "frames.csv", frames_csv(frames, model.config()));
-    write_json(out / "frames.json",
-               {{"model", args.model}, {"video", video_info_json(run.info)}, {"frames", frames_json(frames, model.config())}});
-    const std::string stem = fs::path(args.video).filename().string();
-    const std::string name_a = fs::path(args.model).filename().string();
-    write_bytes(out / "probabilities.png", probability_plot_png({&frames}, {name_a}, model.config(), stem));
-    if (comparison) {
-      const auto& other = run.per_model[1];
-      write_file_atomic(out / "frames_compare.csv", frames_csv(other, second->config()));
-      write_json(out / "frames_compare.json", {{"model", args.compare},
-                                               {"video", video_info_json(run.info)},
-                                               {"frames", frames_json(other, second->config())}});
-      write_json(out / "comparison.json", comparison_json(*comparison, args.model, args.compare));
-      write_file_atomic(out / "comparison.csv", comparison_csv(*comparison));
-      write_bytes(out / "comparison.png", probability_plot_png({&frames, &other}, {name_a, fs::path(args.compare).filename().string()},
-                                                                model.config(), stem + ": both models"));
-    }
-    std::printf("wrote:     %s\n", out.string().c_str());
+    VideoOutputs outputs{&run, models, {args.model}, fs::path(args.video).filename().string(),
+                         comparison ? &*comparison : nullptr};
+    if (second) outputs.model_names.push_back(args.compare);
+    write_video_outputs(args.output, outputs);
+    std::printf("wrote:     %s\n", args.output.c_str());
   }
   return 0;
 }
@@ -195,7 +161,7 @@ medport::cli::Runner setup(CLI::App& root) {
   auto args = std::make_shared<ClassifyArgs>();
   auto* cmd = root.add_subcommand("classify", "Classify images or a video with a converted timm classifier");
   cmd->add_option("model", args->model, "Converted classifier (MODEL.onnx with MODEL.medport.json)")->required();
-  cmd->add_option("inputs", args->inputs, "Images (.png .jpg .tif .bmp .npy) or folders of them");
+  cmd->add_option("inputs", args->inputs, "Images (.png .jpg .tif .bmp .npy, DICOM) or folders of them");
   cmd->add_option("-o,--output", args->output, "Folder for the results (JSON/CSV per image or per frame, plots)");
   cmd->add_option("--top-k", args->top_k, "Classes printed and written per image (3)")->check(CLI::Range(1, 1000));
   cmd->add_option("--resize", args->resize, "crop: timm's shorter-side resize + centre crop; squash: stretch")
@@ -204,6 +170,9 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--batch", args->batch, "Video frames per network call (8)")->check(CLI::Range(1, 1024));
   cmd->add_option("--threads", args->threads, "ONNX Runtime intra-op threads (0: one per core)");
   cmd->add_option("--provider", args->provider, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--shard", args->shard,
+                  "process only shard I of N (I/N, 0 <= I < N): the images whose case name hashes (FNV-1a) to I mod N");
+  medport::cli::add_dicom_flags(*cmd, args->dicom);
   cmd->add_option("--video", args->video, "Classify every frame of a video (MOV/MP4/AVI)");
   cmd->add_option("--max-frames", args->max_frames, "Video: classify at most N frames (0: all)")->check(CLI::Range(0, 100000000));
   cmd->add_option("--stride", args->stride, "Video: every N-th frame (1)")->check(CLI::Range(1, 100000));

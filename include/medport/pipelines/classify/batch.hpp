@@ -1,6 +1,6 @@
 #pragma once
 // The images of one `classify` call: files as given, folders expanded to their image files.
-// Kept small and separate so it can move onto the shared batch helpers of src/pipelines/.
+// The batch itself runs on the shared batch helpers (image_batch.hpp, pipelines/batch/).
 #include <filesystem>
 #include <string>
 #include <vector>
