@@ -21,7 +21,7 @@ RUN apt-get update \
       build-essential cmake ninja-build pkg-config ca-certificates npm \
       libopencv-dev libonnx-dev libprotobuf-dev protobuf-compiler libzip-dev zlib1g-dev libssl-dev \
       libniftiio-dev libnifti2-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev \
-      libcpp-httplib-dev libbrotli-dev prometheus-cpp-dev \
+      libcpp-httplib-dev libbrotli-dev prometheus-cpp-dev libdcmtk-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/ort
 # The same package and checksum as setup.sh (tests/test_deploy_manifests.cpp keeps them equal).
@@ -55,7 +55,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406 libopencv-videoio406 \
       libonnx1 libprotobuf32 libzip4 zlib1g libniftiio2 libyaml-cpp0.7 libspdlog1.10 libfmt9 \
-      libcpp-httplib0.11 libprometheus-cpp-core1.0 libssl3 ca-certificates \
+      libcpp-httplib0.11 libprometheus-cpp-core1.0 libssl3 libdcmtk17 libpq5 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 medport \
  && useradd --system --uid 10001 --gid medport --home-dir /var/lib/medport --shell /usr/sbin/nologin medport \
