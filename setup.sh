@@ -31,6 +31,7 @@ APT_PACKAGES=(
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev strace
   libdcmtk-dev dicom3tools libpq-dev postgresql default-jdk-headless maven
   python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-scipy ffmpeg python3-skimage python3-venv python3-pip
+  libcpp-httplib-dev libbrotli-dev prometheus-cpp-dev openssl wrk chromium curl
 )
 
 install_packages() {
@@ -112,6 +113,20 @@ setup_test_venv() {
   echo "$want" > "$stamp"
 }
 
+# The viewer's end-to-end test drives Debian's chromium with playwright-core (pinned in
+# tools/serve/package.json; no browser download).
+setup_viewer_test() {
+  local pkg="$here/tools/serve/package.json" stamp="$here/tools/serve/node_modules/.package.sha256" want
+  want="$(sha256sum "$pkg" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "viewer test tooling: up to date"
+    return
+  fi
+  log "viewer test tooling: npm install in tools/serve"
+  (cd "$here/tools/serve" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund --no-package-lock)
+  echo "$want" > "$stamp"
+}
+
 configure_and_build() {
   local ort_root="${ONNXRUNTIME_ROOT:-$ORT_DEFAULT_ROOT}"
   local generator=()
@@ -136,7 +151,7 @@ setup_fhir_validator() {
   "$here/tools/fhir-validator/fetch.sh" "$here/third_party/fhir-validator" ||
     log "WARNING: could not fetch the FHIR validator from Maven Central; the FHIR validation tests will skip"
 }
-[ "${1:-}" = "test" ] && setup_test_venv && setup_fhir_validator
+[ "${1:-}" = "test" ] && setup_test_venv && setup_fhir_validator && setup_viewer_test
 configure_and_build
 
 case "${1:-}" in

@@ -13,9 +13,8 @@
 #include "command.hpp"
 #include "echo_ef_exports.hpp"
 #include "medport/error.hpp"
-#include "medport/metrics/camus_ef.hpp"
 #include "medport/imaging/label_io.hpp"
-#include "medport/metrics/ef_plausibility.hpp"
+#include "medport/pipelines/clinical/echo_ef.hpp"
 #include "medport/pipelines/phantom/views.hpp"
 #include "medport/util/file_io.hpp"
 #include "medport/util/json_text.hpp"
@@ -106,7 +105,6 @@ std::optional<std::vector<double>> spacing_override(const EchoEfArgs& args, cons
 
 struct LoadedMask {
   medport::imaging::LabelImage mask;
-  medport::metrics::LvDiameters diameters;  // measured once: validates the mask and feeds the biplane method
   fs::path file;
 };
 
@@ -118,11 +116,7 @@ LoadedMask load_mask(const EchoEfArgs& args, const std::string& key, const fs::p
   if (!spacing && !loaded.spacing_from_file)
     throw UsageError(file.string() + ": this format carries no pixel spacing; pass --spacing ROW,COL (or "
                      "--spacing-a2c / --spacing-a4c) or put a spacing.json beside it");
-  auto mask = medport::imaging::binary_mask(loaded.image, static_cast<std::uint8_t>(args.label));
-  medport::metrics::check_lv_mask(mask, file.string());
-  // Fails early with the file's name when the mask is empty or has no base.
-  auto diameters = medport::metrics::measure_lv_diameters(mask, file.string());
-  return {std::move(mask), std::move(diameters), file};
+  return {medport::imaging::binary_mask(loaded.image, static_cast<std::uint8_t>(args.label)), file};
 }
 
 std::string patient_name(const fs::path& file) {
@@ -130,15 +124,6 @@ std::string patient_name(const fs::path& file) {
   static const std::regex pattern("_[24]ch_(ed|es).*$", std::regex::icase);
   const std::string name = std::regex_replace(stem, pattern, "");
   return name.empty() ? stem : name;
-}
-
-// The volume fields both methods report (BiplaneVolumes and SinglePlaneVolumes share them).
-void put_volumes(json& out, const auto& v) {
-  out["EDV_mL"] = v.edv_ml;
-  out["ESV_mL"] = v.esv_ml;
-  out["EF_percent"] = v.ef_percent;
-  out["EDV_mL_unrounded"] = v.edv_ml_unrounded;
-  out["ESV_mL_unrounded"] = v.esv_ml_unrounded;
 }
 
 json spacing_json(const medport::imaging::LabelImage& image) {
@@ -160,11 +145,6 @@ int run(const EchoEfArgs& args) {
   std::map<std::string, LoadedMask> masks;
   for (const auto& [key, file] : files)
     if ((key[0] == '2' && has_2ch) || (key[0] == '4' && has_4ch)) masks.emplace(key, load_mask(args, key, file));
-  for (const std::string view : {"2CH", "4CH"})
-    if (masks.count(view + "_ED") && masks.count(view + "_ES")) {
-      const auto &ed = masks.at(view + "_ED"), &es = masks.at(view + "_ES");
-      medport::metrics::check_same_acquisition(ed.mask, ed.file.string(), es.mask, es.file.string());
-    }
 
   json out;
   out["patient"] = patient_name(masks.begin()->second.file);
@@ -174,31 +154,19 @@ int run(const EchoEfArgs& args) {
   out["files"] = file_list;
   if (has_2ch) out["spacing_2CH_mm_row_col"] = spacing_json(masks.at("2CH_ED").mask);
   if (has_4ch) out["spacing_4CH_mm_row_col"] = spacing_json(masks.at("4CH_ED").mask);
-  std::string method_line;
-  if (has_2ch && has_4ch) {
-    const auto v = medport::metrics::biplane_simpson(masks.at("2CH_ED").diameters, masks.at("2CH_ES").diameters,
-                                                     masks.at("4CH_ED").diameters, masks.at("4CH_ES").diameters);
-    out["method"] = "biplane_method_of_disks";
-    out["views"] = json::array({"2CH", "4CH"});
-    put_volumes(out, v);
-    out["disk_height_mm"] = v.disk_height_mm;
-    method_line = "CAMUS biplane method of disks (2CH + 4CH, 20 disks)";
-  } else {
-    const std::string view = has_2ch ? "2CH" : "4CH";
-    const auto v = medport::metrics::single_plane_area_length(masks.at(view + "_ED").mask, masks.at(view + "_ES").mask);
-    out["method"] = "single_plane_area_length";
-    out["views"] = json::array({view});
-    out["fallback"] = "only the " + view + " view has ED and ES masks; biplane needs 2CH and 4CH";
-    put_volumes(out, v);
-    method_line = "FALLBACK single-plane area-length, " + view + " only (biplane needs both 2CH and 4CH)";
+  clinical::ViewMasks lv;
+  std::map<std::string, std::string> sources;
+  for (const auto& [key, m] : masks) {
+    lv.emplace(key, m.mask);
+    sources.emplace(key, m.file.string());
   }
-  const auto warnings = medport::metrics::check_volumes(out["EDV_mL"].get<double>(), out["ESV_mL"].get<double>(),
-                                                        masks.begin()->second.file.string());
-  out["warnings"] = warnings;
+  const auto ef = clinical::measure_ejection_fraction(lv, sources);
+  out.update(ef.fields);
+  const std::string& method_line = ef.method_line;
   std::printf("%s: %s\n", medport::printable(out["patient"].get<std::string>()).c_str(), method_line.c_str());
   std::printf("  EDV %6.0f mL\n  ESV %6.0f mL\n  EF  %6.1f %%\n", out["EDV_mL"].get<double>(),
               out["ESV_mL"].get<double>(), out["EF_percent"].get<double>());
-  for (const auto& w : warnings)
+  for (const auto& w : ef.fields["warnings"])
     if (w == "esv_exceeds_edv")
       std::fprintf(stderr, "warning: ESV is larger than EDV (negative EF): are the ED and ES masks swapped?\n");
   if (!args.json_path.empty()) {

@@ -98,11 +98,14 @@ struct FewshotPipeline::Impl {
   std::vector<std::int64_t> classes;
   std::vector<std::string> class_names;
   json supports = json::array();
-  std::unique_ptr<IrisModel> model;
+  std::shared_ptr<const IrisModel> model;
   std::unique_ptr<StrategyRunner> runner;
 };
 
-FewshotPipeline::FewshotPipeline(FewshotRequest request) : impl_(std::make_unique<Impl>()) {
+FewshotPipeline::FewshotPipeline(FewshotRequest request) : FewshotPipeline(std::move(request), nullptr) {}
+
+FewshotPipeline::FewshotPipeline(FewshotRequest request, std::shared_ptr<const IrisModel> model)
+    : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.request = std::move(request);
   const FewshotSettings& s = m.request.settings;
@@ -121,7 +124,8 @@ FewshotPipeline::FewshotPipeline(FewshotRequest request) : impl_(std::make_uniqu
     supports = load_supports(s, masks, m.classes, m.volume_shape);
     m.supports = supports->description;
   }
-  m.model = std::make_unique<IrisModel>(model_dir, runtime::session_options_from_flags(s.threads, "cpu"));
+  m.model = model ? std::move(model)
+                  : std::make_shared<const IrisModel>(model_dir, runtime::session_options_from_flags(s.threads, "cpu"));
   m.runner = std::make_unique<StrategyRunner>(*m.model, s, model_dir, m.classes, std::move(supports));
 }
 

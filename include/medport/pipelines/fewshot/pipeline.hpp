@@ -32,6 +32,8 @@
 
 namespace medport::pipelines::fewshot {
 
+class IrisModel;
+
 struct FewshotRequest {
   std::filesystem::path model_dir;                   // encode_support.onnx, forward.onnx, medport.json
   FewshotSettings settings;                          // supports included
@@ -66,6 +68,9 @@ struct FewshotResult {
 class FewshotPipeline {
  public:
   explicit FewshotPipeline(FewshotRequest request);
+  // The same with a model already loaded from request.model_dir (a server shares one IrisModel
+  // between requests; its sessions are thread-safe).
+  FewshotPipeline(FewshotRequest request, std::shared_ptr<const IrisModel> model);
   ~FewshotPipeline();
   FewshotPipeline(const FewshotPipeline&) = delete;
   FewshotPipeline& operator=(const FewshotPipeline&) = delete;
