@@ -80,8 +80,9 @@ TEST_P(CliCoreMLClassifier, ProbsMatchPyTorch) {
       std::vector<float> sorted(w.begin() + static_cast<std::ptrdiff_t>(row * classes),
                                 w.begin() + static_cast<std::ptrdiff_t>((row + 1) * classes));
       std::sort(sorted.rbegin(), sorted.rend());
-      if (!c.fp16 || sorted[0] - sorted[1] > 2e-2)
+      if (!c.fp16 || sorted[0] - sorted[1] > 2e-2) {
         EXPECT_EQ(top1(g, row, classes), top1(w, row, classes)) << "image " << row;
+      }
     }
     std::cout << name << " " << c.file << ": max |p - p_torch| " << d.max_abs << "\n";
     EXPECT_LE(d.max_abs, c.fp16 ? 1e-2 : 1e-4 * std::max(1.0, d.max_ref));

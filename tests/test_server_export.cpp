@@ -71,7 +71,9 @@ TEST(ServerExport, CliOptionsAndRefusals) {
   EXPECT_NE(config.find("count: 2"), std::string::npos);
   EXPECT_TRUE(fs::exists(tmp / "repo/echo_seg/3/model.onnx"));
   const auto c = check_configs(tmp / "repo");
-  if (c.exit_code != 3) EXPECT_EQ(c.exit_code, 0) << c.out;
+  if (c.exit_code != 3) {
+    EXPECT_EQ(c.exit_code, 0) << c.out;
+  }
   // The same name again: refused unless --overwrite, and nothing half-written is left behind.
   r = run_medport({"export", onnx, "-o", (tmp / "repo").string(), "--name", "echo_seg"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
