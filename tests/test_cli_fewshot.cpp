@@ -371,6 +371,45 @@ TEST_F(CliFewshot, BadCaseIsSkippedAndNothingIsHalfWritten) {
   EXPECT_EQ(medport::testing::read_json(out / "res" / "batch_summary.json")["counts"]["skipped"], 2);
 }
 
+TEST_F(CliFewshot, EngineFailureStopsTheBatchWithTheFinishedCasesIntact) {
+  // A copy of the model whose forward graph fails inside ONNX Runtime on a query holding a value
+  // above 1e6: queries a, b (with such a value), c.
+  TempDir out;
+  const fs::path trapped = out / "model";
+  fs::create_directories(trapped);
+  for (const auto& e : fs::directory_iterator(model()))
+    if (e.path().filename() != "forward.onnx") fs::copy(e.path(), trapped / e.path().filename());
+  MEDPORT_ENGINE_FAILURE_MODEL_OR_SKIP(model() / "forward.onnx", trapped / "forward.onnx", "query_image", 1e6);
+  fs::create_directories(out / "queries");
+  for (const char* name : {"a", "b", "c"}) fs::copy_file(data() / "query.npy", out / "queries" / (std::string(name) + ".npy"));
+  auto q = ref("query_image").reshaped({16, 64, 64}).to_f32();
+  q[1234] = 1e7F;
+  medport::ckpt::write_npy_file(out / "queries" / "b.npy", Tensor::from_f32({16, 64, 64}, q));
+  auto args = [&](const fs::path& model_dir) {
+    return std::vector<std::string>{"fewshot", model_dir.string(), "--support", (data() / "support.npy").string(),
+                                    "--support-mask", (data() / "support_mask.npy").string(), "--query-dir",
+                                    (out / "queries").string(), "-o", (out / "res").string(), "--normalize", "none",
+                                    "--format", "npy", "--montage"};
+  };
+  auto r = run_medport(args(trapped));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "engine error")) << r.err;
+  EXPECT_TRUE(contains(r.err, "batch stopped by an engine failure; the 1 case(s) finished before it are complete")) << r.err;
+  EXPECT_EQ(files_in(out / "res"), (std::vector<std::string>{"a.json", "a_labels.npy", "a_montage.png", "batch_summary.json"}));
+  expect_labels_match(out / "res" / "a_labels.npy", ref("logits"));
+  const auto summary = medport::testing::read_json(out / "res" / "batch_summary.json");
+  EXPECT_EQ(summary["counts"]["ok"], 1);
+  EXPECT_EQ(summary["stopped"]["case"], "b");
+  EXPECT_TRUE(contains(summary["stopped"]["error"].get<std::string>(), "onnxruntime")) << summary.dump();
+  // Resumed with the intact model, the batch finishes what was left.
+  r = run_medport(args(model()));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto resumed = medport::testing::read_json(out / "res" / "batch_summary.json");
+  EXPECT_EQ(resumed["counts"]["skipped"], 1);
+  EXPECT_EQ(resumed["counts"]["ok"], 2);
+  EXPECT_FALSE(resumed.contains("stopped"));
+}
+
 TEST_F(CliFewshot, BadSupportFailsBeforeWritingAnything) {
   TempDir out;
   std::ofstream(out / "empty_mask.npy") << "";

@@ -1,7 +1,10 @@
 // Batch mode of `medport segment` with I/O overlapped with inference (batch_runner.hpp): the same
 // files as running the cases one after another, reports in input order, a bad case in the middle
-// reported and skipped, resumable, and no deadlock with one case in flight.
+// reported and skipped, an engine failure in the middle stopping the batch with the finished
+// cases intact, resumable, and no deadlock with one case in flight.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -40,6 +43,13 @@ class SegmentBatch : public medport::testing::ConvertedCamusTest {
   }
 
 };
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 std::string without_timings(const fs::path& summary) {
   auto j = medport::testing::read_json(summary);
@@ -172,6 +182,86 @@ TEST_F(SegmentBatch, ReportsComeInInputOrderWithAnyNumberOfCasesInFlight) {
                                   }),
                std::runtime_error);
   EXPECT_EQ(calls, 2);
+}
+
+TEST_F(SegmentBatch, ResultsAreComputedInMemoryThenWrittenAsTheCliWritesThem) {
+  const Tensor image = ckpt::read_npz_member(npz_, "image");
+  cv::Mat png(60, 45, CV_8UC1);
+  for (int r = 0; r < png.rows; ++r)
+    for (int c = 0; c < png.cols; ++c) png.at<std::uint8_t>(r, c) = static_cast<std::uint8_t>((r * 7 + c * 3) % 256);
+  ASSERT_TRUE(cv::imwrite((dir_ / "echo.png").string(), png));
+  ckpt::write_npy_file(dir_ / "pre.npy", image);
+  std::vector<segment::LoadedModel> models{segment::load_model(onnx_, runtime::session_options_from_flags(1, "cpu"))};
+  for (const bool preprocessed : {false, true}) {
+    const fs::path input = dir_ / (preprocessed ? "pre.npy" : "echo.png");
+    segment::CaseOptions options;
+    options.preprocessed = preprocessed;
+    options.predictor.mirror = false;
+    options.save_probabilities = true;
+    options.save_logits = true;
+    const auto result = segment::compute_case(models, {pipelines::batch::case_name_for(input), {input}}, options);
+    EXPECT_FALSE(result.overlay_png.empty());
+    ASSERT_TRUE(result.probabilities && result.logits);
+    EXPECT_FALSE(result.summary.contains("outputs"));
+    EXPECT_EQ(result.labels.shape, (std::vector<std::int64_t>(result.summary["shape"])));
+    const auto lib = dir_ / ("lib" + std::to_string(preprocessed)), cli = dir_ / ("cli" + std::to_string(preprocessed));
+    const auto written = segment::write_case_outputs(result, lib);
+    EXPECT_EQ(written.files.back().extension(), ".json");
+    std::vector<std::string> args{"segment", onnx_.string(), input.string(), "-o", cli.string(), "--no-tta",
+                                  "--save-probabilities", "--save-logits"};
+    if (preprocessed) args.push_back("--preprocessed");
+    const auto r = run_medport(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    expect_same_outputs(lib, cli);
+  }
+}
+
+TEST_F(SegmentBatch, EngineFailureStopsTheBatchWithTheFinishedCasesIntact) {
+  // c1..c5 preprocessed; c3 holds one value the trapped model fails on inside ONNX Runtime.
+  const auto image = ckpt::read_npz_member(npz_, "image").to_f32();  // (1, 200, 150)
+  const fs::path in = dir_ / "in";
+  for (int i = 1; i <= 5; ++i) {
+    std::vector<float> crop(image.begin(), image.begin() + 120 * 150);
+    if (i == 3) crop[5000] = 1e7F;
+    ckpt::write_npy_file(in / ("c" + std::to_string(i) + ".npy"), Tensor::from_f32({1, 120, 150}, crop));
+  }
+  const fs::path trapped_dir = dir_ / "trapped";
+  fs::create_directories(trapped_dir);
+  MEDPORT_ENGINE_FAILURE_MODEL_OR_SKIP(onnx_, trapped_dir / "camus.onnx", "input", 1e6);
+  fs::copy_file(dir_ / "camus.medport.json", trapped_dir / "camus.medport.json");
+  const auto trapped = trapped_dir / "camus.onnx";
+
+  const auto reference = dir_ / "reference";  // c1, c2 with the intact model
+  auto r = run_medport({"segment", onnx_.string(), (in / "c1.npy").string(), (in / "c2.npy").string(), "-o",
+                        reference.string(), "--preprocessed", "--no-tta", "--save-probabilities"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const bool overlap : {true, false}) {
+    const auto out = dir_ / (overlap ? "ovl" : "seq");
+    std::vector<std::string> args{"segment", trapped.string(), in.string(), "-o", out.string(), "--preprocessed",
+                                  "--no-tta", "--save-probabilities"};
+    if (!overlap) args.push_back("--no-overlap");
+    r = run_medport(args);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("engine error"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("batch stopped by an engine failure; the 2 case(s) finished before it are complete"),
+              std::string::npos)
+        << r.err;
+    // c1 and c2 complete and as the intact model writes them; nothing of c3..c5, no staging left.
+    EXPECT_EQ(names_in(out), (std::vector<std::string>{"c1.json", "c1_overlay.png", "c1_probabilities.npz", "c1_seg.npy",
+                                                       "c2.json", "c2_overlay.png", "c2_probabilities.npz", "c2_seg.npy"}))
+        << overlap;
+    for (const auto& name : names_in(reference)) {
+      if (name.ends_with(".json"))  // the same but for the model file it names
+        EXPECT_EQ(medport::testing::read_json(reference / name)["labels"], medport::testing::read_json(out / name)["labels"]);
+      else
+        EXPECT_EQ(read_file(reference / name), read_file(out / name)) << name;
+    }
+    // Resumed with a working model, the batch finishes what was left.
+    r = run_medport({"segment", onnx_.string(), in.string(), "-o", out.string(), "--preprocessed", "--no-tta",
+                     "--save-probabilities"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("segmented 3 case(s), skipped 2 already done"), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace

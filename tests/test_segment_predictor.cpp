@@ -12,7 +12,8 @@
 #include "medport/graph/builder.hpp"
 #include "medport/graph/onnx_writer.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
-#include "medport/pipelines/segment/progress.hpp"
+#include "medport/pipelines/batch/cases.hpp"
+#include "medport/pipelines/batch/progress.hpp"
 #include "medport/pipelines/segment/summary.hpp"
 #include "medport/util/file_io.hpp"
 #include "test_support.hpp"
@@ -237,8 +238,8 @@ TEST(SegmentOverlay, PaintsLabelColoursAndLegend) {
 }
 
 TEST(SegmentCases, NamesInputsAndDuration) {
-  EXPECT_EQ(case_name_for("/a/b/patient0001.npy"), "patient0001");
-  EXPECT_EQ(case_name_for("x.nii.gz"), "x");
+  EXPECT_EQ(pipelines::batch::case_name_for("/a/b/patient0001.npy"), "patient0001");
+  EXPECT_EQ(pipelines::batch::case_name_for("x.nii.gz"), "x");
   TempDir dir;
   write_file_atomic(dir / "in" / "b.npy", std::string_view("x"));
   write_file_atomic(dir / "in" / "a.npy", std::string_view("x"));
@@ -262,8 +263,8 @@ TEST(SegmentCases, NamesInputsAndDuration) {
   ASSERT_EQ(grouped.size(), 2u);
   EXPECT_EQ(grouped[1].name, "la_002");
   EXPECT_EQ(grouped[1].files.size(), 2u);
-  EXPECT_EQ(format_duration(5.25), "5.2s");
-  EXPECT_EQ(format_duration(125), "2m05s");
+  EXPECT_EQ(pipelines::batch::format_duration(5.25), "5.2s");
+  EXPECT_EQ(pipelines::batch::format_duration(125), "2m05s");
 }
 
 }  // namespace

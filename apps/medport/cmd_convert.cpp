@@ -87,6 +87,15 @@ medport::cli::Runner setup(CLI::App& root) {
   family_option("--attention-order", "attention_order", "guided-diffusion: legacy (default) or new")
       ->check(CLI::IsMember({"legacy", "new"}));
   family_option("--image-size", "image_size", "guided-diffusion: training image size (recorded in the sidecar)");
+  auto family_flag = [cmd, args](const std::string& flag, const std::string& key, const std::string& help) {
+    return cmd->add_flag_callback(flag, [args, key] { args->request.options.family_options[key] = "true"; }, help);
+  };
+  family_option("--arch", "arch", "timm: model name (required for a plain state dict; overrides the checkpoint's)");
+  family_flag("--ema", "ema", "timm: convert the EMA weights (state_dict_ema) of a train.py checkpoint");
+  family_option("--classes", "classes", "timm: class names, one per line (recorded in the sidecar)");
+  family_option("--mean", "mean", "timm: normalization mean R,G,B in 0..1 (default: the training run's, timm's)");
+  family_option("--std", "std", "timm: normalization std R,G,B in 0..1");
+  family_flag("--logits", "logits", "timm: also output the logits (beside the softmax 'probs')");
   return [args] { return run(*args); };
 }
 

@@ -13,13 +13,15 @@
 #include "command.hpp"
 #include "medport/error.hpp"
 #include "medport/metrics/camus_ef.hpp"
-#include "medport/pipelines/phantom/label_files.hpp"
+#include "medport/imaging/label_io.hpp"
+#include "medport/pipelines/phantom/views.hpp"
 #include "medport/util/file_io.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace clinical = medport::pipelines::clinical;
+namespace imaging = medport::imaging;
 using json = nlohmann::ordered_json;
 using medport::InputError;
 using medport::UsageError;
@@ -40,7 +42,7 @@ using ViewFiles = std::map<std::string, fs::path>;
 std::optional<std::string> view_key(const fs::path& file) {
   static const std::regex pattern("(?:^|_)([24])ch_(ed|es)(?:_|$)", std::regex::icase);
   std::smatch m;
-  const std::string stem = clinical::stem_without_ending(file);
+  const std::string stem = imaging::stem_without_ending(file);
   if (!std::regex_search(stem, m, pattern)) return std::nullopt;
   std::string phase = m[2].str();
   for (auto& ch : phase) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -48,7 +50,7 @@ std::optional<std::string> view_key(const fs::path& file) {
 }
 
 bool suffix_accepted(const fs::path& file, const std::string& suffix) {
-  const std::string stem = clinical::stem_without_ending(file);
+  const std::string stem = imaging::stem_without_ending(file);
   auto ends = [&](const std::string& s) {
     return stem.size() > s.size() && stem.compare(stem.size() - s.size(), s.size(), s) == 0;
   };
@@ -69,7 +71,7 @@ ViewFiles collect_files(const EchoEfArgs& args) {
   for (const auto& input : args.inputs) {
     const fs::path path(input);
     if (fs::is_directory(path)) {
-      for (const auto& file : clinical::label_map_files(path))
+      for (const auto& file : imaging::label_map_files(path))
         if (suffix_accepted(file, args.suffix))
           if (const auto key = view_key(file)) add_file(files, file, *key);
     } else {
@@ -92,8 +94,8 @@ ViewFiles collect_files(const EchoEfArgs& args) {
 std::optional<std::vector<double>> spacing_override(const EchoEfArgs& args, const std::string& view,
                                                     const fs::path& file) {
   const std::string& specific = view == "2CH" ? args.spacing_a2c : args.spacing_a4c;
-  if (!specific.empty()) return clinical::parse_spacing(specific, 2, 2);
-  if (!args.spacing.empty()) return clinical::parse_spacing(args.spacing, 2, 2);
+  if (!specific.empty()) return imaging::parse_spacing(specific, 2, 2);
+  if (!args.spacing.empty()) return imaging::parse_spacing(args.spacing, 2, 2);
   return clinical::spacing_from_sidecar(file, view);
 }
 
@@ -106,7 +108,7 @@ struct LoadedMask {
 LoadedMask load_mask(const EchoEfArgs& args, const std::string& key, const fs::path& file) {
   const std::string view = key.substr(0, 3);
   const auto spacing = spacing_override(args, view, file);
-  auto loaded = clinical::read_label_map(file, spacing);
+  auto loaded = imaging::read_label_map(file, spacing);
   if (loaded.image.ndim() != 2) throw InputError(file.string(), "echo-ef needs 2D masks");
   if (!spacing && !loaded.spacing_from_file)
     throw UsageError(file.string() + ": this format carries no pixel spacing; pass --spacing ROW,COL (or "
@@ -118,7 +120,7 @@ LoadedMask load_mask(const EchoEfArgs& args, const std::string& key, const fs::p
 }
 
 std::string patient_name(const fs::path& file) {
-  const std::string stem = clinical::stem_without_ending(file);
+  const std::string stem = imaging::stem_without_ending(file);
   static const std::regex pattern("_[24]ch_(ed|es).*$", std::regex::icase);
   const std::string name = std::regex_replace(stem, pattern, "");
   return name.empty() ? stem : name;

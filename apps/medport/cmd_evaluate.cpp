@@ -13,13 +13,15 @@
 #include "command.hpp"
 #include "medport/error.hpp"
 #include "medport/metrics/aggregate.hpp"
-#include "medport/pipelines/phantom/label_files.hpp"
+#include "medport/imaging/label_io.hpp"
+#include "medport/pipelines/phantom/views.hpp"
 #include "medport/util/file_io.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace clinical = medport::pipelines::clinical;
+namespace imaging = medport::imaging;
 namespace metrics = medport::metrics;
 using medport::InputError;
 using medport::UsageError;
@@ -57,13 +59,13 @@ std::vector<std::uint8_t> parse_labels(const std::string& text) {
 
 // Case name -> file; in a folder holding *_gt / *_seg files only those count (images beside them don't).
 std::map<std::string, fs::path> cases_in(const fs::path& folder) {
-  const auto files = clinical::label_map_files(folder);
-  auto tagged = [](const fs::path& f) { return clinical::case_name(f) != clinical::stem_without_ending(f); };
+  const auto files = imaging::label_map_files(folder);
+  auto tagged = [](const fs::path& f) { return imaging::matching_case_name(f) != imaging::stem_without_ending(f); };
   const bool any_tagged = std::any_of(files.begin(), files.end(), tagged);
   std::map<std::string, fs::path> cases;
   for (const auto& f : files) {
     if (any_tagged && !tagged(f)) continue;
-    const auto [it, inserted] = cases.emplace(clinical::case_name(f), f);
+    const auto [it, inserted] = cases.emplace(imaging::matching_case_name(f), f);
     if (!inserted)
       throw InputError(folder.string(), "two label maps for case '" + it->first + "': " + it->second.filename().string() +
                                             " and " + f.filename().string());
@@ -102,9 +104,9 @@ std::vector<std::pair<fs::path, fs::path>> pair_inputs(const EvaluateArgs& args)
 metrics::CaseMetrics evaluate_pair(const EvaluateArgs& args, const fs::path& pred_file, const fs::path& ref_file,
                                    const metrics::MetricsOptions& options, bool& warned_spacing) {
   std::optional<std::vector<double>> spacing;
-  if (!args.spacing.empty()) spacing = clinical::parse_spacing(args.spacing, 2, 3);
-  auto reference = clinical::read_label_map(ref_file, spacing);
-  auto prediction = clinical::read_label_map(pred_file, spacing);
+  if (!args.spacing.empty()) spacing = imaging::parse_spacing(args.spacing, 2, 3);
+  auto reference = imaging::read_label_map(ref_file, spacing);
+  auto prediction = imaging::read_label_map(pred_file, spacing);
   if (prediction.image.shape != reference.image.shape)
     throw InputError(pred_file.string(), "shape differs from the reference " + ref_file.string());
   if (!spacing) {
@@ -122,7 +124,7 @@ metrics::CaseMetrics evaluate_pair(const EvaluateArgs& args, const fs::path& pre
     }
   }
   metrics::CaseMetrics result;
-  result.case_id = clinical::case_name(ref_file);
+  result.case_id = imaging::matching_case_name(ref_file);
   result.labels = metrics::segmentation_metrics(prediction.image, reference.image, options);
   return result;
 }

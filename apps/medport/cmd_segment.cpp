@@ -10,10 +10,10 @@
 
 #include "command.hpp"
 #include "medport/error.hpp"
-#include "medport/pipelines/phantom/label_files.hpp"
+#include "medport/imaging/label_io.hpp"
+#include "medport/pipelines/batch/progress.hpp"
 #include "medport/pipelines/segment/batch_runner.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
-#include "medport/pipelines/segment/progress.hpp"
 #include "medport/runtime/session.hpp"
 
 namespace {
@@ -67,7 +67,7 @@ int run(const SegmentArgs& args) {
   options.overlay_options.alpha = args.alpha;
   if (!args.spacing.empty()) {
     if (args.preprocessed) throw UsageError("--spacing applies to raw images, not to --preprocessed arrays");
-    options.read.spacing = pipelines::clinical::parse_spacing(args.spacing, 2, 3);
+    options.read.spacing = imaging::parse_spacing(args.spacing, 2, 3);
   }
   // A 3-axis .npy for a multi-channel 2D model is (C, H, W); for one channel it stays (Z, H, W).
   options.read.npy_channels_first = models.front().info.spatial_dims == 2 && models.front().info.input_channels > 1;
@@ -79,7 +79,7 @@ int run(const SegmentArgs& args) {
   fs::create_directories(options.output_dir);
 
   const bool terminal = ::isatty(STDERR_FILENO) != 0;
-  segment::BatchProgress progress(cases.size(), terminal);
+  pipelines::batch::BatchProgress progress(cases.size(), terminal);
 
   // With overlapped I/O the tile progress (network thread) and the case reports (writer thread)
   // come from two threads.
@@ -92,8 +92,9 @@ int run(const SegmentArgs& args) {
   batch.overwrite = args.overwrite;
   batch.overlap = !args.no_overlap;
   std::vector<std::string> failures;
+  std::size_t finished = 0;
   const auto start = Clock::now();
-  const auto totals = segment::run_batch(models, cases, options, batch, [&](const segment::CaseReport& report) {
+  auto on_case = [&](const segment::CaseReport& report) {
     std::lock_guard lock(progress_mutex);
     using Status = segment::CaseReport::Status;
     if (report.status == Status::Skipped) {
@@ -102,17 +103,27 @@ int run(const SegmentArgs& args) {
       failures.push_back(report.message);
       progress.case_done(report.case_name, "FAILED: " + report.message);
     } else {
+      ++finished;
       char note[64];
       std::snprintf(note, sizeof note, "done in %.2f s", report.seconds);
       progress.case_done(report.case_name, note);
     }
-  });
+  };
+  segment::BatchTotals totals;
+  try {
+    totals = segment::run_batch(models, cases, options, batch, on_case);
+  } catch (const EngineError&) {
+    progress.finish();
+    std::fprintf(stderr, "segment: batch stopped by an engine failure; the %zu case(s) finished before it are complete in %s\n",
+                 finished, options.output_dir.c_str());
+    throw;
+  }
   const std::size_t ok = totals.done, skipped = totals.skipped, failed = totals.failed;
   const double busy_seconds = totals.busy_seconds;
   progress.finish();
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
   std::fprintf(stderr, "segmented %zu case(s), skipped %zu already done, %zu failed in %s", ok, skipped, failed,
-               segment::format_duration(wall).c_str());
+               pipelines::batch::format_duration(wall).c_str());
   if (ok > 0) std::fprintf(stderr, " (%.2f s per case)", busy_seconds / static_cast<double>(ok));
   std::fprintf(stderr, " -> %s\n", options.output_dir.c_str());
   for (const auto& f : failures) std::fprintf(stderr, "  failed: %s\n", f.c_str());

@@ -3,6 +3,7 @@
 #include "medport/models/guided_diffusion/family.hpp"
 #include "medport/models/iris/family.hpp"
 #include "medport/models/nnunet/family.hpp"
+#include "medport/models/timm/timm_family.hpp"
 
 namespace medport::models {
 
@@ -11,6 +12,7 @@ const std::vector<const ModelFamily*>& model_families() {
       &nnunet::family(),
       &guided_diffusion::family(),
       &iris::family(),
+      &timm::timm_family(),
   };
   return table;
 }

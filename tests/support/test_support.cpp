@@ -100,4 +100,9 @@ nlohmann::json sidecar_envelope(const std::string& family, const nlohmann::json&
           {family, section}};
 }
 
+CommandResult make_engine_failure_model(const fs::path& src, const fs::path& dst, const std::string& input, double limit) {
+  const fs::path script = source_dir() / "tests" / "python" / "engine_failure_trap.py";
+  return run_program({MEDPORT_PYTHON, script.string(), src.string(), dst.string(), input, std::to_string(limit)});
+}
+
 }  // namespace medport::testing

@@ -49,6 +49,11 @@ CommandResult run_medport(const std::vector<std::string>& args);
 // Runs any program (argv[0] looked up in PATH) and captures its output.
 CommandResult run_program(const std::vector<std::string>& argv);
 
+// tests/python/engine_failure_trap.py: writes at `dst` a copy of the ONNX model `src` whose
+// Run() fails inside ONNX Runtime (an EngineError in medport) whenever its input `input` holds a
+// value above `limit`, and computes the same as `src` otherwise.
+CommandResult make_engine_failure_model(const fs::path& src, const fs::path& dst, const std::string& input, double limit);
+
 }  // namespace medport::testing
 
 // Skips the current test when a fixture is missing; binds `var` to its path otherwise.
@@ -56,6 +61,16 @@ CommandResult run_program(const std::vector<std::string>& argv);
   const auto var = ::medport::testing::fixture(relative);                                \
   if (var.empty()) GTEST_SKIP() << "fixture " << (relative) << " not found under "       \
                                 << ::medport::testing::fixtures_dir()
+
+// make_engine_failure_model into `dst`, skipping the test when Python's onnx package is missing.
+#define MEDPORT_ENGINE_FAILURE_MODEL_OR_SKIP(src, dst, input, limit)                                     \
+  do {                                                                                                  \
+    const auto trap_ = ::medport::testing::make_engine_failure_model(src, dst, input, limit);           \
+    if (trap_.exit_code != 0 && trap_.err.find("No module named") != std::string::npos)                  \
+      GTEST_SKIP() << "Python module not available: " << trap_.err;                                     \
+    if (trap_.exit_code == -1) GTEST_SKIP() << "cannot run " << MEDPORT_PYTHON;                          \
+    ASSERT_EQ(trap_.exit_code, 0) << trap_.err;                                                         \
+  } while (false)
 
 // Runs `MEDPORT_PYTHON -c SCRIPT ARGS...` (the test venv, else /usr/bin/python3) into `result`; skips the test when Python or one of
 // the modules the script imports is missing, fails it on any other error.

@@ -11,12 +11,15 @@
 #include <thread>
 
 #include "medport/error.hpp"
+#include "medport/pipelines/batch/case_outputs.hpp"
+#include "medport/pipelines/batch/runner.hpp"
 
 namespace medport::segment {
 namespace {
 
 // One case on its way through the stages. `job` is empty once the case is skipped or failed.
 struct Item {
+  std::size_t index = 0;  // in the input order
   CaseReport report;
   std::optional<CaseJob> job;
   bool holds_slot = false;
@@ -88,72 +91,74 @@ class Slots {
   bool cancelled_ = false;
 };
 
-// The first error that is not a case's InputError stops the whole batch.
+// The first error that is not a case's own stops the batch at that case: the cases before it
+// still go through every stage, those after it are dropped.
 class FatalError {
  public:
   explicit FatalError(Slots& slots) : slots_(slots) {}
-  void set(std::exception_ptr e) {
+  void set(std::size_t index, std::exception_ptr e) {
     {
       std::lock_guard lock(mutex_);
-      if (!error_) error_ = std::move(e);
+      if (index >= at_) return;
+      error_ = std::move(e);
+      at_ = index;
     }
-    stopped_ = true;
     slots_.cancel();
   }
-  bool stopped() const { return stopped_; }
+  // Whether the case at `index` still goes on.
+  bool allows(std::size_t index) const {
+    std::lock_guard lock(mutex_);
+    return index < at_;
+  }
   void rethrow_if_set() {
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
   Slots& slots_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::exception_ptr error_;
-  std::atomic<bool> stopped_{false};
+  std::size_t at_ = static_cast<std::size_t>(-1);
 };
 
 bool already_done(const CaseInput& input, const CaseOptions& options, const BatchOptions& batch) {
-  return !batch.overwrite && std::filesystem::exists(summary_path(options.output_dir, input.name));
+  return !batch.overwrite && pipelines::batch::is_done(options.output_dir, input.name);
 }
 
-void fail(Item& item, const InputError& e) {
+void fail(Item& item, const std::exception& e) {
   item.report.status = CaseReport::Status::Failed;
   item.report.message = e.what();
   item.job.reset();
 }
 
-void tally(BatchTotals& totals, const CaseReport& report) {
-  switch (report.status) {
-    case CaseReport::Status::Done:
-      ++totals.done;
-      totals.busy_seconds += report.seconds;
-      break;
-    case CaseReport::Status::Skipped: ++totals.skipped; break;
-    case CaseReport::Status::Failed: ++totals.failed; break;
+// Runs one stage of an item: a bad input fails the case, anything else stops the batch there.
+template <typename Stage>
+void run_stage(Item& item, FatalError& fatal, Stage&& stage) {
+  try {
+    stage();
+  } catch (const std::exception& e) {
+    if (!pipelines::batch::fails_only_its_case(e)) {
+      fatal.set(item.index, std::current_exception());
+      item.job.reset();
+      return;
+    }
+    fail(item, e);
+  } catch (...) {
+    fatal.set(item.index, std::current_exception());
+    item.job.reset();
   }
 }
 
 BatchTotals run_in_a_row(std::span<const LoadedModel> models, std::span<const CaseInput> cases,
                          const CaseOptions& options, const BatchOptions& batch,
                          const std::function<void(const CaseReport&)>& on_case) {
-  BatchTotals totals;
-  for (const auto& input : cases) {
-    CaseReport report;
-    report.case_name = input.name;
-    if (already_done(input, options, batch)) {
-      report.status = CaseReport::Status::Skipped;
-    } else {
-      try {
-        report.seconds = segment_case(models, input, options).seconds;
-      } catch (const InputError& e) {
-        report.status = CaseReport::Status::Failed;
-        report.message = e.what();
-      }
-    }
-    tally(totals, report);
-    on_case(report);
-  }
-  return totals;
+  pipelines::batch::RunOptions run;
+  run.output_dir = options.output_dir;
+  run.overwrite = batch.overwrite;
+  return pipelines::batch::run_cases(
+      cases, run,
+      [&](const CaseInput& input, CaseReport& report) { report.seconds = segment_case(models, input, options).seconds; },
+      on_case);
 }
 
 BatchTotals run_overlapped(std::span<const LoadedModel> models, std::span<const CaseInput> cases,
@@ -165,9 +170,10 @@ BatchTotals run_overlapped(std::span<const LoadedModel> models, std::span<const 
   BatchTotals totals;
 
   std::thread reader([&] {
-    for (const auto& input : cases) {
-      if (fatal.stopped()) break;
+    for (std::size_t i = 0; i < cases.size() && fatal.allows(i); ++i) {
+      const auto& input = cases[i];
       Item item;
+      item.index = i;
       item.report.case_name = input.name;
       if (already_done(input, options, batch)) {
         item.report.status = CaseReport::Status::Skipped;
@@ -176,15 +182,7 @@ BatchTotals run_overlapped(std::span<const LoadedModel> models, std::span<const 
       }
       if (!slots.acquire()) break;
       item.holds_slot = true;
-      try {
-        item.job = prepare_case(models, input, options);
-      } catch (const InputError& e) {
-        fail(item, e);
-      } catch (...) {
-        fatal.set(std::current_exception());
-        slots.release();
-        break;
-      }
+      run_stage(item, fatal, [&] { item.job = prepare_case(models, input, options); });
       to_predict.push(std::move(item));
     }
     to_predict.close();
@@ -192,38 +190,26 @@ BatchTotals run_overlapped(std::span<const LoadedModel> models, std::span<const 
 
   std::thread writer([&] {
     while (auto item = to_write.pop()) {
-      if (item->job && !fatal.stopped()) {
-        try {
-          item->report.seconds = finish_case(models, std::move(*item->job), options).seconds;
-        } catch (const InputError& e) {
-          fail(*item, e);
-        } catch (...) {
-          fatal.set(std::current_exception());
-        }
-        item->job.reset();
-      }
+      if (item->job && fatal.allows(item->index))
+        run_stage(*item, fatal, [&] {
+          const auto result = finish_case(models, std::move(*item->job), options);
+          item->report.seconds = write_case_outputs(result, options.output_dir).seconds;
+        });
+      item->job.reset();
       if (item->holds_slot) slots.release();
-      if (fatal.stopped()) continue;
-      tally(totals, item->report);
+      if (!fatal.allows(item->index)) continue;
+      totals.add(item->report);
       try {
         on_case(item->report);
       } catch (...) {
-        fatal.set(std::current_exception());
+        fatal.set(item->index, std::current_exception());
       }
     }
   });
 
   // The network runs on the calling thread, one case at a time, in input order.
   while (auto item = to_predict.pop()) {
-    if (item->job && !fatal.stopped()) {
-      try {
-        predict_case(models, *item->job, options);
-      } catch (const InputError& e) {
-        fail(*item, e);
-      } catch (...) {
-        fatal.set(std::current_exception());
-      }
-    }
+    if (item->job && fatal.allows(item->index)) run_stage(*item, fatal, [&] { predict_case(models, *item->job, options); });
     to_write.push(std::move(*item));
   }
   to_write.close();
@@ -238,6 +224,7 @@ BatchTotals run_overlapped(std::span<const LoadedModel> models, std::span<const 
 BatchTotals run_batch(std::span<const LoadedModel> models, std::span<const CaseInput> cases, const CaseOptions& options,
                       const BatchOptions& batch, const std::function<void(const CaseReport&)>& on_case) {
   if (models.empty()) throw UsageError("segment: no model given");
+  pipelines::batch::remove_stale_staging(options.output_dir);
   return batch.overlap ? run_overlapped(models, cases, options, batch, on_case)
                        : run_in_a_row(models, cases, options, batch, on_case);
 }

@@ -10,6 +10,7 @@
 #include "medport/models/sidecar.hpp"
 #include "medport/imaging/image_io.hpp"
 #include "medport/imaging/nnunet_preprocessing.hpp"
+#include "medport/pipelines/batch/case_outputs.hpp"
 #include "medport/pipelines/segment/summary.hpp"
 #include "medport/util/file_io.hpp"
 #include "medport/version.hpp"
@@ -37,7 +38,7 @@ Shape with_classes(std::int64_t classes, const Shape& spatial) {
   return s;
 }
 
-// Everything a finished prediction hands to the writer.
+// What the stages collect about a case on its way to a SegmentResult.
 struct CaseResult {
   Json input;
   Shape spatial;                          // label map shape
@@ -52,45 +53,9 @@ struct CaseResult {
   Json stage_ms = Json::object();
 };
 
-CaseOutputs write_case(std::span<const LoadedModel> models, const std::string& name, CaseResult& r,
-                       const CaseOptions& options, double busy_ms,
-                       const std::function<void(const fs::path&)>& write_labels, const std::string& seg_ending) {
+Json summary_json(std::span<const LoadedModel> models, const std::string& name, const CaseResult& r,
+                  const CaseOptions& options) {
   const ModelInfo& info = models.front().info;
-  const std::int64_t classes = info.output_channels;
-  CaseOutputs result;
-  result.case_name = name;
-  const auto counts = count_labels(r.labels, info, r.spacing);
-
-  const auto stage = Clock::now();
-  const fs::path& out = options.output_dir;
-  Json outputs = Json::object();
-  auto note = [&](const char* key, const fs::path& path) {
-    result.files.push_back(path);
-    outputs[key] = path.filename().string();
-  };
-  const fs::path seg_path = out / (name + "_seg" + seg_ending);
-  write_labels(seg_path);
-  note("segmentation", seg_path);
-  if (options.save_probabilities) {
-    const fs::path p = out / (name + "_probabilities.npz");
-    ckpt::write_npz(p, {{"probabilities", Tensor::from_f32(with_classes(classes, r.spatial), r.probabilities)}});
-    note("probabilities", p);
-  }
-  if (options.save_logits) {
-    const fs::path p = out / (name + "_logits.npz");
-    ckpt::write_npz(p, {{"logits", Tensor::from_f32(with_classes(classes, r.logits_spatial), r.logits)}});
-    note("logits", p);
-  }
-  if (options.overlay && r.spatial.size() == 2 && !r.overlay_image.empty()) {
-    const auto png = render_overlay_png(r.overlay_image, r.labels, r.spatial[0], r.spatial[1], label_names(info),
-                                        options.overlay_options);
-    const fs::path p = out / (name + "_overlay.png");
-    write_file_atomic(p, png);
-    note("overlay", p);
-  }
-  const double write_ms = ms_since(stage);
-  r.stage_ms["write"] = write_ms;
-
   Json model_list = Json::array();
   for (const auto& m : models)
     model_list.push_back({{"onnx", fs::absolute(m.info.onnx_path).string()},
@@ -100,7 +65,7 @@ CaseOutputs write_case(std::span<const LoadedModel> models, const std::string& n
                           {"configuration", m.info.configuration}});
   const bool is2d = r.spatial.size() == 2;
   Json label_list = Json::array();
-  for (const auto& c : counts) {
+  for (const auto& c : count_labels(r.labels, info, r.spacing)) {
     Json j{{"name", c.name}, {"value", c.value}, {is2d ? "pixels" : "voxels", c.voxels}};
     if (c.physical >= 0) j[is2d ? "area_mm2" : "volume_ml"] = c.physical;
     label_list.push_back(j);
@@ -134,8 +99,7 @@ CaseOutputs write_case(std::span<const LoadedModel> models, const std::string& n
       {"tiles", r.timings.tiles},
       {"network_inputs", r.timings.network_inputs},
       {"run_calls", r.timings.run_calls},
-      {"timings_ms", timings},
-      {"outputs", outputs}};
+      {"timings_ms", timings}};
   if (info.has_regions) {
     Json region_list = Json::array();
     for (const auto& c : count_regions(r.labels, info, r.spacing)) {
@@ -146,13 +110,32 @@ CaseOutputs write_case(std::span<const LoadedModel> models, const std::string& n
     summary["regions"] = region_list;
     summary["settings"]["regions_class_order"] = info.regions_class_order;
   }
-  // The case's own work (stages summed): with overlapped batch I/O the wall time between its
-  // read and its write also holds other cases' stages.
-  summary["timings_ms"]["total"] = busy_ms + ms_since(stage);
-  const fs::path summary_file = summary_path(out, name);
-  write_file_atomic(summary_file, summary.dump(2) + "\n");
-  result.files.push_back(summary_file);
-  result.seconds = (busy_ms + ms_since(stage)) / 1000.0;
+  return summary;
+}
+
+// The finished case in memory: label map, the arrays asked for, the overlay and the summary.
+SegmentResult build_result(std::span<const LoadedModel> models, const std::string& name, CaseResult& r,
+                           const CaseOptions& options, double busy_ms, std::optional<imaging::Image> reference,
+                           const std::string& label_ending) {
+  const ModelInfo& info = models.front().info;
+  const std::int64_t classes = info.output_channels;
+  SegmentResult result;
+  result.case_name = name;
+  result.labels = imaging::LabelImage(r.spatial, r.spacing);
+  result.labels.labels = r.labels;
+  result.reference = std::move(reference);
+  result.label_ending = label_ending;
+  if (options.save_probabilities)
+    result.probabilities = Tensor::from_f32(with_classes(classes, r.spatial), r.probabilities);
+  if (options.save_logits) result.logits = Tensor::from_f32(with_classes(classes, r.logits_spatial), r.logits);
+  if (options.overlay && r.spatial.size() == 2 && !r.overlay_image.empty()) {
+    const auto stage = Clock::now();
+    result.overlay_png = render_overlay_png(r.overlay_image, r.labels, r.spatial[0], r.spatial[1], label_names(info),
+                                            options.overlay_options);
+    busy_ms += ms_since(stage);
+  }
+  result.summary = summary_json(models, name, r, options);
+  result.busy_ms = busy_ms;
   return result;
 }
 
@@ -270,7 +253,7 @@ void labels_from_logits(const ModelInfo& info, bool with_probabilities, CaseResu
   }
 }
 
-CaseOutputs finish_preprocessed(std::span<const LoadedModel> models, CaseJob::State& s, const CaseOptions& options) {
+SegmentResult finish_preprocessed(std::span<const LoadedModel> models, CaseJob::State& s, const CaseOptions& options) {
   const ModelInfo& info = models.front().info;
   CaseResult& r = s.r;
   r.spatial = Shape(s.network_shape.begin() + 1, s.network_shape.end());
@@ -283,12 +266,10 @@ CaseOutputs finish_preprocessed(std::span<const LoadedModel> models, CaseJob::St
   if (info.spacing.size() == r.spatial.size()) r.spacing = info.spacing;
   if (r.spatial.size() == 2)
     r.overlay_image = s.network_input.subspan(0, static_cast<std::size_t>(r.spatial[0] * r.spatial[1]));
-  return write_case(
-      models, s.input.name, r, options, s.busy_ms,
-      [&](const fs::path& p) { ckpt::write_npy_file(p, Tensor::from_bytes(DType::U8, r.spatial, std::as_bytes(std::span(r.labels)))); }, ".npy");
+  return build_result(models, s.input.name, r, options, s.busy_ms, std::nullopt, ".npy");
 }
 
-CaseOutputs finish_raw(std::span<const LoadedModel> models, CaseJob::State& s, const CaseOptions& options) {
+SegmentResult finish_raw(std::span<const LoadedModel> models, CaseJob::State& s, const CaseOptions& options) {
   const ModelInfo& info = models.front().info;
   CaseResult& r = s.r;
   const std::int64_t classes = info.output_channels;
@@ -307,15 +288,11 @@ CaseOutputs finish_raw(std::span<const LoadedModel> models, CaseJob::State& s, c
   r.spacing = s.image.spacing;
   if (r.spatial.size() == 2)
     r.overlay_image = std::span<const float>(s.image.data).subspan(0, static_cast<std::size_t>(shape_numel(r.spatial)));
-  const std::string ending = imaging::file_ending(s.input.files.front());
-  return write_case(
-      models, s.input.name, r, options, s.busy_ms,
-      [&](const fs::path& p) {
-        imaging::LabelImage label_image(r.spatial, s.image.spacing);
-        label_image.labels = r.labels;
-        imaging::write_label_map(p, label_image, s.image);
-      },
-      ending);
+  auto result = build_result(models, s.input.name, r, options, s.busy_ms, std::nullopt,
+                             imaging::file_ending(s.input.files.front()));
+  s.image.data = {};  // the overlay is drawn; the writer needs the geometry only
+  result.reference = std::move(s.image);
+  return result;
 }
 
 void require_models(std::span<const LoadedModel> models) {
@@ -323,22 +300,6 @@ void require_models(std::span<const LoadedModel> models) {
 }
 
 }  // namespace
-
-std::string case_name_for(const fs::path& input) {
-  std::string name = input.filename().string();
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const char* suffix : {".npy", ".nii.gz", ".nii", ".mha", ".mhd", ".png", ".jpg", ".jpeg", ".bmp", ".tiff", ".tif"})
-    if (lower.size() > std::string(suffix).size() && lower.ends_with(suffix)) {
-      name.resize(name.size() - std::string(suffix).size());
-      break;
-    }
-  return name;
-}
-
-fs::path summary_path(const fs::path& output_dir, const std::string& case_name) {
-  return output_dir / (case_name + ".json");
-}
 
 std::vector<CaseInput> collect_cases(std::span<const fs::path> inputs, bool preprocessed, const std::string& file_ending) {
   std::vector<CaseInput> cases;
@@ -350,12 +311,12 @@ std::vector<CaseInput> collect_cases(std::span<const fs::path> inputs, bool prep
         for (const auto& entry : fs::directory_iterator(in))
           if (entry.is_regular_file() && entry.path().extension() == ".npy") found.push_back(entry.path());
         std::sort(found.begin(), found.end());
-        for (const auto& f : found) cases.push_back({case_name_for(f), {f}});
+        for (const auto& f : found) cases.push_back({pipelines::batch::case_name_for(f), {f}});
       } else {
         for (auto& c : imaging::group_cases(in, file_ending)) cases.push_back({c.identifier, c.channel_files});
       }
     } else if (fs::is_regular_file(in, ec)) {
-      cases.push_back({case_name_for(in), {in}});
+      cases.push_back({pipelines::batch::case_name_for(in), {in}});
     } else {
       throw InputError(in.string(), "no such file or folder");
     }
@@ -363,13 +324,7 @@ std::vector<CaseInput> collect_cases(std::span<const fs::path> inputs, bool prep
   if (cases.empty())
     throw UsageError(preprocessed ? "no input cases found (folders are searched for *.npy files)"
                                   : "no input cases found (folders are searched for <case>_XXXX" + file_ending + " files)");
-  std::map<std::string, fs::path> seen;
-  for (const auto& c : cases) {
-    auto [it, inserted] = seen.emplace(c.name, c.files.front());
-    if (!inserted)
-      throw UsageError("inputs " + it->second.string() + " and " + c.files.front().string() + " would both write case '" +
-                       it->first + "'");
-  }
+  pipelines::batch::check_case_names(cases);
   return cases;
 }
 
@@ -403,17 +358,57 @@ void predict_case(std::span<const LoadedModel> models, CaseJob& job, const CaseO
   s.busy_ms += ms_since(start);
 }
 
-CaseOutputs finish_case(std::span<const LoadedModel> models, CaseJob job, const CaseOptions& options) {
+SegmentResult finish_case(std::span<const LoadedModel> models, CaseJob job, const CaseOptions& options) {
   require_models(models);
   if (!job.state) throw UsageError("finish_case: empty job");
   auto& s = *job.state;
   return s.preprocessed ? finish_preprocessed(models, s, options) : finish_raw(models, s, options);
 }
 
-CaseOutputs segment_case(std::span<const LoadedModel> models, const CaseInput& input, const CaseOptions& options) {
+SegmentResult compute_case(std::span<const LoadedModel> models, const CaseInput& input, const CaseOptions& options) {
   CaseJob job = prepare_case(models, input, options);
   predict_case(models, job, options);
   return finish_case(models, std::move(job), options);
+}
+
+CaseOutputs segment_case(std::span<const LoadedModel> models, const CaseInput& input, const CaseOptions& options) {
+  return write_case_outputs(compute_case(models, input, options), options.output_dir);
+}
+
+CaseOutputs write_case_outputs(const SegmentResult& result, const fs::path& output_dir) {
+  const auto stage = Clock::now();
+  const std::string& name = result.case_name;
+  pipelines::batch::CaseOutputFiles files(output_dir);
+  Json outputs = Json::object();
+  auto stage_file = [&](const char* key, const std::string& file_name) {
+    outputs[key] = file_name;
+    return files.path(file_name);
+  };
+  const fs::path seg = stage_file("segmentation", name + "_seg" + result.label_ending);
+  if (result.reference) {
+    imaging::write_label_map(seg, result.labels, *result.reference);
+  } else {
+    ckpt::write_npy_file(seg, Tensor::from_bytes(DType::U8, result.labels.shape, std::as_bytes(std::span(result.labels.labels))));
+  }
+  if (result.probabilities)
+    ckpt::write_npz(stage_file("probabilities", name + "_probabilities.npz"), {{"probabilities", *result.probabilities}});
+  if (result.logits) ckpt::write_npz(stage_file("logits", name + "_logits.npz"), {{"logits", *result.logits}});
+  if (!result.overlay_png.empty()) write_file_atomic(stage_file("overlay", name + "_overlay.png"), result.overlay_png);
+
+  Json summary = result.summary;
+  summary["outputs"] = outputs;
+  const double write_ms = ms_since(stage);
+  summary["timings_ms"]["write"] = write_ms;
+  // The case's own work (stages summed): with overlapped batch I/O the wall time between its
+  // read and its write also holds other cases' stages.
+  summary["timings_ms"]["total"] = result.busy_ms + write_ms;
+  const std::string marker = pipelines::batch::done_marker(output_dir, name).filename().string();
+  write_file_atomic(files.path(marker), summary.dump(2) + "\n");
+  CaseOutputs written;
+  written.case_name = name;
+  written.files = files.commit(marker);
+  written.seconds = (result.busy_ms + ms_since(stage)) / 1000.0;
+  return written;
 }
 
 }  // namespace medport::segment

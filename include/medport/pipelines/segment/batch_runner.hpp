@@ -3,12 +3,14 @@
 // like a production line: case i+1 is read and preprocessed while case i is in the network and
 // case i-1 is exported and written. At most `max_cases_in_flight` cases are held in memory at
 // once. Results are the same files as running the cases one after another; reports arrive in
-// input order either way.
+// input order either way. The rules are those of every batch (pipelines/batch): skip done cases,
+// a bad input fails its case, an engine failure stops the batch with the cases before it written.
 #include <cstddef>
 #include <functional>
 #include <span>
 #include <string>
 
+#include "medport/pipelines/batch/report.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
 
 namespace medport::segment {
@@ -19,22 +21,14 @@ struct BatchOptions {
   std::size_t max_cases_in_flight = 3;   // overlap only: cases read but not yet written (>= 1)
 };
 
-struct CaseReport {
-  enum class Status { Done, Skipped, Failed };
-  std::string case_name;
-  Status status = Status::Done;
-  std::string message;   // the InputError of a failed case
-  double seconds = 0.0;  // a finished case's own work (its stages summed)
-};
-
-struct BatchTotals {
-  std::size_t done = 0, skipped = 0, failed = 0;
-  double busy_seconds = 0.0;  // summed over finished cases
-};
+using CaseReport = pipelines::batch::CaseReport;
+using BatchTotals = pipelines::batch::BatchTotals;
 
 // Runs every case. `on_case` is called once per case, in input order, never concurrently (with
-// overlap it runs on the writer thread). A case's InputError is reported and the batch goes on;
-// any other exception stops the batch and is rethrown once the threads have ended.
+// overlap it runs on the writer thread). A case's bad input is reported and the batch goes on;
+// any other exception (an EngineError from the network) stops the batch: the cases before the
+// one that failed are still written and reported, nothing after it is, and the exception is
+// rethrown once the threads have ended.
 BatchTotals run_batch(std::span<const LoadedModel> models, std::span<const CaseInput> cases, const CaseOptions& options,
                       const BatchOptions& batch, const std::function<void(const CaseReport&)>& on_case);
 
