@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "command.hpp"
+#include "provider_flags.hpp"
 #include "medport/error.hpp"
 #include "medport/imaging/label_io.hpp"
 #include "medport/pipelines/batch/progress.hpp"
@@ -39,13 +40,13 @@ struct SegmentArgs {
   int threads = 0;
   int workers = 1;
   int tile_batch = 1;
-  std::string provider = "cpu";
+  medport::cli::ProviderFlags device;
 };
 
 int run(const SegmentArgs& args) {
   using namespace medport;
   using Clock = std::chrono::steady_clock;
-  const runtime::SessionOptions session_options = runtime::session_options_from_flags(args.threads, args.provider);
+  const runtime::SessionOptions session_options = cli::session_options(args.device, args.threads);
 
   std::vector<segment::LoadedModel> models;
   models.push_back(segment::load_model(args.model, session_options));
@@ -157,7 +158,7 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--threads", args->threads, "intra-op threads per Run (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--workers", args->workers, "Run calls in flight at once, sharing one session")->check(CLI::Range(1, 64));
   cmd->add_option("--tile-batch", args->tile_batch, "network inputs (tiles x mirror variants) per Run call")->check(CLI::Range(1, 256));
-  cmd->add_option("--provider", args->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
+  medport::cli::add_provider_flags(*cmd, args->device);
   return [args] { return run(*args); };
 }
 

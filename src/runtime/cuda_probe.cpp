@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <string_view>
 
 #include "medport/error.hpp"
 #include "medport/runtime/session.hpp"
@@ -12,10 +13,23 @@
 namespace medport::runtime {
 namespace {
 
+// "<file>:<line> <function> [ONNXRuntimeError] : 1 : FAIL : <what>" -> "<what>" (one line).
+std::string without_source_location(std::string_view message) {
+  constexpr std::string_view kMarker = "[ONNXRuntimeError] : ";
+  const auto marker = message.find(kMarker);
+  if (marker != std::string_view::npos) {
+    std::string_view rest = message.substr(marker + kMarker.size());  // "1 : FAIL : <what>"
+    for (int field = 0; field < 2; ++field) {
+      const auto colon = rest.find(" : ");
+      if (colon == std::string_view::npos) break;
+      rest = rest.substr(colon + 3);
+    }
+    message = rest;
+  }
+  return detail::one_line(message);
+}
+
 std::string probe_cuda_device(int device) {
-  const auto providers = Ort::GetAvailableProviders();
-  if (std::find(providers.begin(), providers.end(), "CUDAExecutionProvider") == providers.end())
-    return "this ONNX Runtime build has no CUDA execution provider (the GPU build installs with `./setup.sh gpu`)";
   SessionOptions options;
   options.provider = Provider::Cuda;
   options.cuda_device = device;
@@ -33,7 +47,7 @@ std::string probe_cuda_device(int device) {
     if (out.size() != 1 || out[0].GetTensorData<float>()[0] != 1.0f)
       return "CUDA device " + std::to_string(device) + " returned a wrong result for a copy";
   } catch (const Ort::Exception& e) {
-    return detail::one_line(e.what());
+    return without_source_location(e.what());
   }
   return {};
 }

@@ -113,6 +113,9 @@ DType from_onnx_type(ONNXTensorElementDataType t) {
 }
 
 Ort::SessionOptions make_ort_options(const SessionOptions& options) {
+  // The environment (and its logger) must exist before a provider is appended: the CUDA provider
+  // logs while it loads.
+  ort_env();
   Ort::SessionOptions so;
   so.SetIntraOpNumThreads(options.intra_op_threads);
   so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);

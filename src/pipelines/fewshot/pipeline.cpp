@@ -121,7 +121,7 @@ FewshotPipeline::FewshotPipeline(FewshotRequest request) : impl_(std::make_uniqu
     supports = load_supports(s, masks, m.classes, m.volume_shape);
     m.supports = supports->description;
   }
-  m.model = std::make_unique<IrisModel>(model_dir, runtime::session_options_from_flags(s.threads, "cpu"));
+  m.model = std::make_unique<IrisModel>(model_dir, runtime::session_options_from_flags(s.threads, s.provider, s.device));
   m.runner = std::make_unique<StrategyRunner>(*m.model, s, model_dir, m.classes, std::move(supports));
 }
 

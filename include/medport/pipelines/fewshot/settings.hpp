@@ -46,6 +46,8 @@ struct FewshotSettings {
   QualityOptions quality;
   OutputSettings output;
   int threads = 0;
+  std::string provider = "cpu";  // execution provider of every IRIS session: cpu | cuda
+  int device = 0;                // CUDA device index
 };
 
 // Checks values and combinations; throws UsageError. `plot_only`: the run has no queries and
