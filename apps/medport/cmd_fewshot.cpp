@@ -94,6 +94,7 @@ int draw_plot_only(const fsl::FewshotSettings& settings, const fs::path& model_d
 }
 
 int run(const FewshotArgs& args) {
+  medport::cli::session_options(args.device, 0);  // a CUDA request this machine cannot serve fails first
   fsl::FewshotRequest request;
   request.settings = settings_from(args);
   request.model_dir = args.model_dir;

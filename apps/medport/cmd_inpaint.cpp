@@ -25,6 +25,7 @@ int run(const InpaintArgs& a) {
   using namespace medport;
   namespace d = medport::diffusion;
   const cli::LoopChoice loop = cli::loop_choice(a.common);
+  const runtime::SessionOptions session_options = cli::unet_session_options(a.common);  // checks CUDA first
   d::DiffusionSettings s = cli::settings_with_overrides(a.common);
   if (a.t_T > 0) s.repaint.t_T = a.t_T;
   if (a.jump_length > 0) s.repaint.jump_length = a.jump_length;
@@ -48,7 +49,7 @@ int run(const InpaintArgs& a) {
   for (std::int64_t b = 0; b < a.batch; ++b) gt_values.insert(gt_values.end(), one.begin(), one.end());
   const Tensor gt = Tensor::from_f32({a.batch, is[1], is[2], is[3]}, gt_values);
 
-  runtime::Session session(a.common.model, cli::unet_session_options(a.common));
+  runtime::Session session(a.common.model, session_options);
 
   const std::unique_ptr<d::NoiseSource> noise = d::make_noise_source(a.common.seed, a.common.noise_npz);
   d::ProgressBar bar(a.common.quiet ? nullptr : stderr, "repaint");

@@ -42,6 +42,7 @@ int run(const SampleArgs& args) {
   using namespace medport;
   const SampleArgs a = resolve_short_form(args);
   const cli::LoopChoice loop = cli::loop_choice(a.common);
+  const runtime::SessionOptions session_options = cli::unet_session_options(a.common);  // checks CUDA first
   namespace d = medport::diffusion;
   d::DiffusionSettings s = cli::settings_with_overrides(a.common);
   if (a.no_clip) s.sampler.clip_denoised = false;
@@ -53,7 +54,7 @@ int run(const SampleArgs& args) {
   if (a.sampler == "ddpm" && a.eta != 0.0) throw UsageError("--eta applies to --sampler ddim only");
   const d::DiffusionProcess process = d::make_diffusion_process(s.schedule, s.diffusion_steps, s.respacing);
 
-  runtime::Session session(a.common.model, cli::unet_session_options(a.common));
+  runtime::Session session(a.common.model, session_options);
 
   const std::unique_ptr<d::NoiseSource> noise = d::make_noise_source(a.common.seed, a.common.noise_npz);
   d::ProgressBar bar(a.common.quiet ? nullptr : stderr, a.sampler);
