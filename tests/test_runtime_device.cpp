@@ -6,6 +6,7 @@
 #include "medport/graph/builder.hpp"
 #include "medport/graph/onnx_writer.hpp"
 #include "medport/runtime/device.hpp"
+#include "medport/runtime/fixed_batch.hpp"
 #include "test_support.hpp"
 
 namespace rt = medport::runtime;
@@ -117,6 +118,28 @@ TEST_P(DeviceTest, RefusesMismatchedCopiesAndUnknownNames) {
   EXPECT_THROW(rt::DeviceTensor::allocate(*session_, DType::F32, {0}), medport::UsageError);
   rt::Binding call(*session_);
   EXPECT_THROW(call.input("no_such_input", x), medport::InputError);
+}
+
+// Calls with fewer rows than the fixed batch, then full ones, then fewer again: every call gives
+// what a plain run gives for its rows (stale rows in the buffer do not leak into results).
+TEST_P(DeviceTest, FixedBatchRunnerMatchesPlainRunsForEveryRowCount) {
+  medport::graph::Builder b("rows");
+  const auto x = b.input("x", DType::F32, {"N", 3});
+  b.output(b.mul(b.tanh(x), 2.0), "y");
+  const rt::Session rows(medport::graph::to_model_bytes(std::move(b).finish()), options_);
+  rt::FixedBatchRunner runner(rows, "x", "y", {4, 3});
+  EXPECT_EQ(runner.batch(), 4);
+  float start = -2.0f;
+  for (const std::int64_t n : {2, 4, 1, 4, 3}) {
+    const Tensor input = Tensor::from_f32({n, 3}, iota(static_cast<std::size_t>(3 * n), start));
+    start += 1.25f;
+    const Tensor got = runner.run(input);
+    const Tensor want = rows.run({{"x", input}}).front().tensor;
+    EXPECT_EQ(got.shape(), (Shape{n, 3}));
+    EXPECT_EQ(got.to_f32(), want.to_f32()) << n << " rows";
+  }
+  EXPECT_THROW(runner.run(Tensor::from_f32({5, 3}, iota(15, 0.0f))), medport::InputError);
+  EXPECT_THROW(runner.run(Tensor::from_f32({2, 2}, iota(4, 0.0f))), medport::InputError);
 }
 
 INSTANTIATE_TEST_SUITE_P(Providers, DeviceTest, ::testing::Values(rt::Provider::Cpu, rt::Provider::Cuda),

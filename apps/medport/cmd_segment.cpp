@@ -36,6 +36,7 @@ struct SegmentArgs {
   bool overwrite = false;
   bool fp16_gaussian = false;
   bool no_overlap = false;
+  bool cuda_graph = false;
   double alpha = 0.45;
   int threads = 0;
   int workers = 1;
@@ -46,7 +47,10 @@ struct SegmentArgs {
 int run(const SegmentArgs& args) {
   using namespace medport;
   using Clock = std::chrono::steady_clock;
-  const runtime::SessionOptions session_options = cli::session_options(args.device, args.threads);
+  if (args.cuda_graph && (args.device.provider != "cuda" || args.workers != 1))
+    throw UsageError("--cuda-graph needs --provider cuda and --workers 1");
+  runtime::SessionOptions session_options = cli::session_options(args.device, args.threads);
+  session_options.cuda.cuda_graph = args.cuda_graph;
 
   std::vector<segment::LoadedModel> models;
   models.push_back(segment::load_model(args.model, session_options));
@@ -150,6 +154,8 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_flag("--contours", args->contours, "overlay draws label outlines instead of filled regions");
   cmd->add_option("--alpha", args->alpha, "overlay fill opacity")->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--overwrite", args->overwrite, "redo cases whose summary already exists");
+  cmd->add_flag("--cuda-graph", args->cuda_graph,
+                "replay each network call as a CUDA graph (--provider cuda; tiles through fixed device buffers)");
   cmd->add_flag("--no-overlap", args->no_overlap,
                 "run each case's read, network and write in a row (default: the next case is read and the "
                 "previous one written while a case is in the network)");

@@ -253,7 +253,7 @@ void Binding::output_on_device(const std::string& name) {
 
 void Binding::run(int cuda_graph_id) {
   Ort::RunOptions run_options;
-  if (cuda_graph_id > 0) run_options.AddConfigEntry("gpu_graph_id", std::to_string(cuda_graph_id).c_str());
+  if (cuda_graph_id != 0) run_options.AddConfigEntry("gpu_graph_id", std::to_string(cuda_graph_id).c_str());
   try {
     impl_->io.SynchronizeInputs();
     impl_->owner->session->Run(run_options, impl_->io);

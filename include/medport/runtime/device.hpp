@@ -78,7 +78,8 @@ class Binding {
 
   // Runs the session on the bound values. cuda_graph_id > 0 names the CUDA graph to capture or
   // replay for this binding (sessions with CudaOptions::cuda_graph; ignored otherwise): one id
-  // per set of bound addresses.
+  // per set of bound addresses. -1 runs without capturing or replaying (a warm-up call whose
+  // bindings will still change); 0 leaves the choice to ONNX Runtime.
   void run(int cuda_graph_id = 0);
 
   // The bound outputs after a run, in the order they were bound.
