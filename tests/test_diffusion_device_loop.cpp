@@ -26,14 +26,14 @@ constexpr double kAgreement = 2e-5;
 
 // out = tanh(0.8 x + t / 4000 - 0.3) (eps), and sin(x) (v) for the learned range: inputs "x" and
 // "t" like a guided-diffusion UNet, any size.
-rt::Session toy_unet(bool learned_sigma) {
+rt::Session toy_unet(bool learned_sigma, const rt::SessionOptions& options = {}) {
   medport::graph::Builder b("toy_unet");
   const auto x = b.input("x", DType::F32, {"N", 3, "H", "W"});
   const auto t = b.input("t", DType::I64, {"N"});
   const auto level = b.reshape(b.div(b.cast(t, DType::F32), 4000.0), {-1, 1, 1, 1});
   const auto eps = b.tanh(b.sub(b.add(b.mul(x, 0.8), level), 0.3));
   b.output(learned_sigma ? b.concat({eps, b.sin(x)}, 1) : eps, "out");
-  return rt::Session(medport::graph::to_model_bytes(std::move(b).finish()));
+  return rt::Session(medport::graph::to_model_bytes(std::move(b).finish()), options);
 }
 
 double max_difference(const Tensor& a, const Tensor& b) {
@@ -109,6 +109,35 @@ TEST(DeviceLoop, RepaintMatchesTheHostLoopWithABroadcastMask) {
     std::printf("RePaint %s: host vs device loop %.3g\n", c.name, diff);
     EXPECT_LE(diff, kAgreement) << c.name;
     EXPECT_EQ(host_noise.generator().random(), device_noise.generator().random()) << c.name;
+  }
+}
+
+// On a GPU: the loop on CUDA (x never leaves the device) against the host loop on the CPU, with and
+// without CUDA graphs for the UNet calls. Skipped without a usable CUDA device.
+TEST(DeviceLoop, CudaLoopMatchesTheCpuHostLoop) {
+  if (!rt::cuda_provider_available()) GTEST_SKIP() << "no CUDA device: " << rt::cuda_unavailable_reason();
+  const auto process = d::make_diffusion_process(d::NoiseSchedule::Linear, 1000, "30");
+  const d::JumpSchedule schedule{.t_T = 30, .n_sample = 1, .jump_length = 5, .jump_n_sample = 3};
+  const Shape shape{2, 3, 16, 16};
+  const Tensor gt = Tensor::from_f32(shape, std::vector<float>(static_cast<std::size_t>(medport::shape_numel(shape)), 0.25f));
+  std::vector<float> mask_values(256);
+  for (std::size_t i = 0; i < mask_values.size(); ++i) mask_values[i] = i < 128 ? 1.0f : 0.0f;
+  const Tensor mask = Tensor::from_f32({1, 1, 16, 16}, mask_values);
+  const rt::Session cpu_unet = toy_unet(true);
+  d::TorchNoise host_noise(5);
+  const Tensor host = d::sample_repaint(process, d::session_denoiser(cpu_unet), gt, mask, host_noise, schedule);
+  for (const bool graphs : {false, true}) {
+    rt::SessionOptions cuda;
+    cuda.provider = rt::Provider::Cuda;
+    cuda.cuda.cuda_graph = graphs;
+    const rt::Session unet = toy_unet(true, cuda);
+    d::TorchNoise device_noise(5);
+    d::DeviceLoopOptions loop;
+    loop.cuda_graphs = graphs;
+    const Tensor device = d::sample_repaint_on_device(process, unet, gt, mask, device_noise, schedule, {}, loop);
+    const double diff = max_difference(host, device);
+    std::printf("RePaint on CUDA%s vs host loop on CPU: %.3g\n", graphs ? " (CUDA graphs)" : "", diff);
+    EXPECT_LE(diff, 1e-4) << (graphs ? "with" : "without") << " CUDA graphs";
   }
 }
 
