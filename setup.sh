@@ -41,6 +41,7 @@ APT_PACKAGES=(
   libopencv-dev libonnx-dev libprotobuf-dev protobuf-compiler libzip-dev zlib1g-dev libssl-dev
   libniftiio-dev libnifti2-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev clang
+  libdcmtk-dev dicom3tools libpq-dev postgresql default-jdk-headless maven
   python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-scipy ffmpeg python3-skimage python3-venv python3-pip
 )
 
@@ -197,8 +198,15 @@ if [ "$command" = "gpu" ]; then
 fi
 install_packages
 fetch_onnxruntime
+# The HL7 FHIR validator (HAPI FhirInstanceValidator, pinned in tools/fhir-validator/pom.xml)
+# from Maven Central into third_party/fhir-validator, for the FHIR bundle tests.
+setup_fhir_validator() {
+  log "test tooling: HL7 FHIR validator (tools/fhir-validator)"
+  "$here/tools/fhir-validator/fetch.sh" "$here/third_party/fhir-validator" ||
+    log "WARNING: could not fetch the FHIR validator from Maven Central; the FHIR validation tests will skip"
+}
 [ "${MEDPORT_GPU:-0}" = "1" ] && fetch_onnxruntime_gpu
-[ "$command" = "test" ] && setup_test_venv
+[ "$command" = "test" ] && setup_test_venv && setup_fhir_validator
 configure_and_build
 
 case "$command" in

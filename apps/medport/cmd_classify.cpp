@@ -12,6 +12,7 @@
 
 #include "command.hpp"
 #include "provider_flags.hpp"
+#include "dicom_flags.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/classify/batch.hpp"
 #include "medport/pipelines/classify/classifier.hpp"
@@ -19,6 +20,7 @@
 #include "medport/pipelines/classify/results.hpp"
 #include "medport/pipelines/classify/video.hpp"
 #include "medport/pipelines/batch/progress.hpp"
+#include "medport/pipelines/batch/shard.hpp"
 #include "medport/util/file_io.hpp"
 
 namespace {
@@ -37,6 +39,8 @@ struct ClassifyArgs {
   int batch = 8;
   int threads = 0;
   medport::cli::ProviderFlags device;
+  std::string shard;
+  medport::cli::DicomFlags dicom;
   // video
   std::string video;
   std::int64_t max_frames = 0;
@@ -59,8 +63,15 @@ std::string ranked_text(const Classifier& model, const Prediction& p, std::size_
 
 int run_images(const ClassifyArgs& args, const Classifier& model, ResizeMode resize) {
   std::vector<fs::path> paths(args.inputs.begin(), args.inputs.end());
-  const auto inputs = collect_images(paths);
+  auto inputs = collect_images(paths);
+  if (!args.shard.empty()) {
+    const auto shard = pipelines::batch::parse_shard(args.shard);
+    const std::size_t all = inputs.size();
+    inputs = pipelines::batch::select_shard(inputs, shard, [](const ImageInput& in) { return in.name; });
+    std::fprintf(stderr, "shard %s: %zu of %zu image(s)\n", args.shard.c_str(), inputs.size(), all);
+  }
   ImageBatchOptions options;
+  options.dicom = cli::dicom_selection(args.dicom);
   options.output_dir = args.output;
   options.overwrite = args.overwrite;
   options.top_k = args.top_k;
@@ -151,7 +162,7 @@ medport::cli::Runner setup(CLI::App& root) {
   auto args = std::make_shared<ClassifyArgs>();
   auto* cmd = root.add_subcommand("classify", "Classify images or a video with a converted timm classifier");
   cmd->add_option("model", args->model, "Converted classifier (MODEL.onnx with MODEL.medport.json)")->required();
-  cmd->add_option("inputs", args->inputs, "Images (.png .jpg .tif .bmp .npy) or folders of them");
+  cmd->add_option("inputs", args->inputs, "Images (.png .jpg .tif .bmp .npy, DICOM) or folders of them");
   cmd->add_option("-o,--output", args->output, "Folder for the results (JSON/CSV per image or per frame, plots)");
   cmd->add_option("--top-k", args->top_k, "Classes printed and written per image (3)")->check(CLI::Range(1, 1000));
   cmd->add_option("--resize", args->resize, "crop: timm's shorter-side resize + centre crop; squash: stretch")
@@ -160,6 +171,9 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--batch", args->batch, "Video frames per network call (8)")->check(CLI::Range(1, 1024));
   cmd->add_option("--threads", args->threads, "ONNX Runtime intra-op threads (0: one per core)");
   medport::cli::add_provider_flags(*cmd, args->device);
+  cmd->add_option("--shard", args->shard,
+                  "process only shard I of N (I/N, 0 <= I < N): the images whose case name hashes (FNV-1a) to I mod N");
+  medport::cli::add_dicom_flags(*cmd, args->dicom);
   cmd->add_option("--video", args->video, "Classify every frame of a video (MOV/MP4/AVI)");
   cmd->add_option("--max-frames", args->max_frames, "Video: classify at most N frames (0: all)")->check(CLI::Range(0, 100000000));
   cmd->add_option("--stride", args->stride, "Video: every N-th frame (1)")->check(CLI::Range(1, 100000));

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "echo_ef_exports.hpp"
 #include "medport/error.hpp"
 #include "medport/metrics/camus_ef.hpp"
 #include "medport/imaging/label_io.hpp"
@@ -33,6 +34,7 @@ struct EchoEfArgs {
   std::string spacing, spacing_a2c, spacing_a4c;
   std::string suffix = "any";
   std::string json_path;
+  medport::cli::EchoExports exports;  // --dicom-sr, --dicom-source, --fhir
 };
 
 // "<view>_<phase>" keys, e.g. "2CH_ED".
@@ -189,6 +191,8 @@ int run(const EchoEfArgs& args) {
     if (!std::isfinite(out["EF_percent"].get<double>())) clean["EF_percent"] = nullptr;
     medport::write_file_atomic(args.json_path, clean.dump(2) + "\n");
   }
+  medport::cli::write_echo_exports(args.exports, {out["EDV_mL"].get<double>(), out["ESV_mL"].get<double>(),
+                                                  out["EF_percent"].get<double>(), method_line});
   return 0;
 }
 
@@ -208,7 +212,11 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--suffix", args->suffix, "in folders, use *_gt files, *_seg files or either")
       ->check(CLI::IsMember({"gt", "seg", "any"}));
   cmd->add_option("--json", args->json_path, "also write the result as JSON");
-  return [args] { return run(*args); };
+  medport::cli::add_echo_export_flags(*cmd, args->exports);
+  return [args] {
+    medport::cli::check_echo_exports(args->exports);
+    return run(*args);
+  };
 }
 
 }  // namespace

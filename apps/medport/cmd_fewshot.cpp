@@ -15,8 +15,10 @@
 
 #include "command.hpp"
 #include "provider_flags.hpp"
+#include "dicom_flags.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/batch/progress.hpp"
+#include "medport/pipelines/batch/shard.hpp"
 #include "medport/pipelines/fewshot/bank_files.hpp"
 #include "medport/pipelines/fewshot/batch.hpp"
 #include "medport/pipelines/fewshot/config_file.hpp"
@@ -38,6 +40,8 @@ struct FewshotArgs {
   int tune_steps = 20, morphology_radius = 0, connectivity = 26, threads = 0, top_k = 3;
   medport::cli::ProviderFlags device;
   double fusion_temperature = fsl::kDefaultFusionTemperature, tune_lr = 1e-3, threshold = 0.5, min_confidence = 0.7, max_volume_ratio = 0.8;
+  std::string shard;
+  medport::cli::DicomFlags dicom;
   // Which flags the user typed (they override the config file).
   std::set<std::string> given;
 };
@@ -73,6 +77,7 @@ fsl::FewshotSettings settings_from(const FewshotArgs& a) {
   if (given("threads")) s.threads = a.threads;
   s.provider = a.device.provider;
   s.device = a.device.device;
+  s.dicom = medport::cli::dicom_selection(a.dicom);
   if (a.supports.size() != a.support_masks.size())
     throw medport::UsageError("every --support needs its --support-mask (" + std::to_string(a.supports.size()) +
                               " images, " + std::to_string(a.support_masks.size()) + " masks)");
@@ -101,7 +106,13 @@ int run(const FewshotArgs& args) {
   if (plot_only(args)) return draw_plot_only(request.settings, request.model_dir);
   if (args.output_dir.empty()) throw medport::UsageError("-o OUTDIR is required to segment queries");
   const std::vector<fs::path> query_files(args.queries.begin(), args.queries.end());
-  const auto queries = fsl::collect_queries(query_files, args.query_dir, args.output_dir);
+  auto queries = fsl::collect_queries(query_files, args.query_dir, args.output_dir);
+  if (!args.shard.empty()) {
+    const auto shard = batch::parse_shard(args.shard);
+    const std::size_t all = queries.size();
+    queries = batch::filter_cases(queries, [&](const batch::BatchCase& c) { return batch::in_shard(c.name, shard); });
+    std::fprintf(stderr, "shard %s: %zu of %zu case(s)\n", args.shard.c_str(), queries.size(), all);
+  }
   if (!args.query_mask.empty() && queries.size() != 1) throw medport::UsageError("--query-mask goes with a single --query");
   if (!args.config.empty()) request.config_file = fs::path(args.config);
 
@@ -157,9 +168,9 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("-o,--output", args->output_dir, "output folder (required unless only --bank-plot is drawn)");
   track("strategy", cmd->add_option("--strategy", args->strategy, "one-shot | ensemble | memory | tune (default one-shot; ensemble when several supports)"));
   track("ensemble", cmd->add_option("--ensemble", args->ensemble, "ensemble aggregation: mean | weighted | confidence"));
-  track("bank", cmd->add_option("--bank", args->bank, "memory bank .npz (default MODEL_DIR/memory_bank.npz)"));
+  track("bank", cmd->add_option("--bank", args->bank, "memory bank: a .npz file (default MODEL_DIR/memory_bank.npz) or postgresql://...#NAME, shared between machines (docs/DICOM.md)"));
   track("classes", cmd->add_option("--classes", args->classes, "label values to segment, e.g. 1,2 (default: all in the support masks / the bank)"));
-  track("update-bank", cmd->add_flag("--update-bank", args->update_bank, "add the supports' embeddings to the --bank file"));
+  track("update-bank", cmd->add_flag("--update-bank", args->update_bank, "add the supports' embeddings to the --bank"));
   track("retrieval", cmd->add_option("--retrieval", args->retrieval, "memory strategy: class (prototype per class id, default) | top-k"));
   track("top-k", cmd->add_option("--top-k", args->top_k, "top-k retrieval: stored entries fused per class (default 3)"));
   track("fusion-temperature", cmd->add_option("--fusion-temperature", args->fusion_temperature, "top-k fusion weights softmax(similarity / T) (default 0.1)"));
@@ -181,6 +192,9 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_flag("--overwrite", args->overwrite, "redo cases whose <case>.json already exists");
   track("threads", cmd->add_option("--threads", args->threads, "intra-op threads (0: ONNX Runtime default)"));
   medport::cli::add_provider_flags(*cmd, args->device);
+  cmd->add_option("--shard", args->shard,
+                  "process only shard I of N (I/N, 0 <= I < N): the queries whose case name hashes (FNV-1a) to I mod N");
+  medport::cli::add_dicom_flags(*cmd, args->dicom);
   return [args, tracked] {
     for (const auto& [name, option] : tracked)
       if (option->count() > 0) args->given.insert(name);

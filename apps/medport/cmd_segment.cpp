@@ -10,9 +10,12 @@
 
 #include "command.hpp"
 #include "provider_flags.hpp"
+#include "dicom_flags.hpp"
+#include "segment_fhir.hpp"
 #include "medport/error.hpp"
 #include "medport/imaging/label_io.hpp"
 #include "medport/pipelines/batch/progress.hpp"
+#include "medport/pipelines/batch/shard.hpp"
 #include "medport/pipelines/segment/batch_runner.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
 #include "medport/runtime/session.hpp"
@@ -42,6 +45,10 @@ struct SegmentArgs {
   int workers = 1;
   int tile_batch = 1;
   medport::cli::ProviderFlags device;
+  std::string shard;
+  std::string fhir;
+  bool dicom_seg = false;
+  medport::cli::DicomFlags dicom;
 };
 
 int run(const SegmentArgs& args) {
@@ -56,7 +63,13 @@ int run(const SegmentArgs& args) {
   models.push_back(segment::load_model(args.model, session_options));
   for (const auto& extra : args.models) models.push_back(segment::load_model(extra, session_options));
   std::vector<fs::path> input_paths(args.inputs.begin(), args.inputs.end());
-  const auto cases = segment::collect_cases(input_paths, args.preprocessed, models.front().info.file_ending);
+  auto cases = segment::collect_cases(input_paths, args.preprocessed, models.front().info.file_ending);
+  if (!args.shard.empty()) {
+    const auto shard = pipelines::batch::parse_shard(args.shard);
+    const std::size_t all = cases.size();
+    cases = pipelines::batch::select_shard(cases, shard, [](const segment::CaseInput& c) { return c.name; });
+    std::fprintf(stderr, "shard %s: %zu of %zu case(s)\n", args.shard.c_str(), cases.size(), all);
+  }
   for (const auto& m : models)
     if (m.info.has_regions != models.front().info.has_regions ||
         m.info.regions_class_order != models.front().info.regions_class_order)
@@ -74,6 +87,8 @@ int run(const SegmentArgs& args) {
     if (args.preprocessed) throw UsageError("--spacing applies to raw images, not to --preprocessed arrays");
     options.read.spacing = imaging::parse_spacing(args.spacing, 2, 3);
   }
+  options.read.dicom = cli::dicom_selection(args.dicom);
+  options.dicom_seg = args.dicom_seg;
   // A 3-axis .npy for a multi-channel 2D model is (C, H, W); for one channel it stays (Z, H, W).
   options.read.npy_channels_first = models.front().info.spatial_dims == 2 && models.front().info.input_channels > 1;
   options.predictor.mirror = !args.no_tta;
@@ -132,6 +147,12 @@ int run(const SegmentArgs& args) {
   if (ok > 0) std::fprintf(stderr, " (%.2f s per case)", busy_seconds / static_cast<double>(ok));
   std::fprintf(stderr, " -> %s\n", options.output_dir.c_str());
   for (const auto& f : failures) std::fprintf(stderr, "  failed: %s\n", f.c_str());
+  if (!args.fhir.empty()) {
+    std::vector<std::string> names;
+    for (const auto& c : cases) names.push_back(c.name);
+    const auto n = cli::write_segmentation_fhir(args.fhir, options.output_dir, names);
+    std::fprintf(stderr, "FHIR Bundle (%zu case(s)) -> %s\n", n, args.fhir.c_str());
+  }
   return failed == 0 ? 0 : 3;
 }
 
@@ -140,7 +161,7 @@ medport::cli::Runner setup(CLI::App& root) {
   auto* cmd = root.add_subcommand(
       "segment", "nnU-Net sliding-window segmentation of images or folders with a converted model (MODEL.medport.json beside it)");
   cmd->add_option("model", args->model, "converted model (.onnx; its sidecar MODEL.medport.json next to it)")->required();
-  cmd->add_option("inputs", args->inputs, "input images (NIfTI, MetaImage, PNG/JPEG/TIFF, npy) or folders of nnU-Net cases <case>_XXXX<file_ending>; with --preprocessed, .npy files or folders of them")->required();
+  cmd->add_option("inputs", args->inputs, "input images (NIfTI, MetaImage, PNG/JPEG/TIFF, npy, DICOM files and cines), DICOM series folders or folders of nnU-Net cases <case>_XXXX<file_ending>; with --preprocessed, .npy files or folders of them")->required();
   cmd->add_option("-o,--output", args->output_dir, "output folder")->required();
   cmd->add_option("--ensemble", args->models, "further models (e.g. other folds) whose logits are averaged");
   cmd->add_flag("--preprocessed", args->preprocessed, "inputs are (C, *spatial) arrays already normalized and at target spacing");
@@ -165,6 +186,13 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--workers", args->workers, "Run calls in flight at once, sharing one session")->check(CLI::Range(1, 64));
   cmd->add_option("--tile-batch", args->tile_batch, "network inputs (tiles x mirror variants) per Run call")->check(CLI::Range(1, 256));
   medport::cli::add_provider_flags(*cmd, args->device);
+  cmd->add_option("--shard", args->shard,
+                  "process only shard I of N (I/N, 0 <= I < N): the cases whose name hashes (FNV-1a) to I mod N");
+  cmd->add_flag("--dicom-seg", args->dicom_seg,
+                "DICOM inputs: also write <case>_seg.dcm, a DICOM SEG with one coded segment per label (docs/DICOM.md)");
+  cmd->add_option("--fhir", args->fhir,
+                  "also write a FHIR R4 Bundle with each case's label volumes (mL) or areas (mm2)");
+  medport::cli::add_dicom_flags(*cmd, args->dicom);
   return [args] { return run(*args); };
 }
 

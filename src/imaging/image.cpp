@@ -13,6 +13,7 @@ std::string format_name(ImageFormat format) {
     case ImageFormat::Nifti: return "NIfTI";
     case ImageFormat::MetaImage: return "MetaImage";
     case ImageFormat::Npy: return "npy";
+    case ImageFormat::Dicom: return "DICOM";
   }
   return "unknown";
 }

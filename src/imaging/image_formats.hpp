@@ -10,6 +10,7 @@ Image read_natural(const std::filesystem::path& path, const ReadOptions& options
 Image read_nifti(const std::filesystem::path& path);
 Image read_metaimage(const std::filesystem::path& path);
 Image read_npy_image(const std::filesystem::path& path, const ReadOptions& options);
+Image read_dicom(const std::filesystem::path& path, const ReadOptions& options);
 
 // `labels` is row-major over `spatial` (the reference image's spatial shape).
 void write_natural_labels(const std::filesystem::path& path, const LabelImage& labels);

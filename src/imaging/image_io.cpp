@@ -36,8 +36,9 @@ ImageFormat format_from_path(const std::filesystem::path& path) {
   if (ending == ".nii" || ending == ".nii.gz") return ImageFormat::Nifti;
   if (ending == ".mhd" || ending == ".mha") return ImageFormat::MetaImage;
   if (ending == ".npy") return ImageFormat::Npy;
+  if (ending == ".dcm" || std::filesystem::is_directory(path) || dicom::is_dicom_file(path)) return ImageFormat::Dicom;
   throw InputError(path.string(), "unsupported image format '" + ending +
-                                      "' (png, jpg, bmp, tif, nii, nii.gz, mhd, mha, npy)");
+                                      "' (png, jpg, bmp, tif, nii, nii.gz, mhd, mha, npy, DICOM)");
 }
 
 Image read_image(const std::filesystem::path& path, const ReadOptions& options) {
@@ -47,6 +48,7 @@ Image read_image(const std::filesystem::path& path, const ReadOptions& options) 
     case ImageFormat::Nifti: image = detail::read_nifti(path); break;
     case ImageFormat::MetaImage: image = detail::read_metaimage(path); break;
     case ImageFormat::Npy: image = detail::read_npy_image(path, options); break;
+    case ImageFormat::Dicom: image = detail::read_dicom(path, options); break;
   }
   image.source = path.string();
   if (options.spacing) {
@@ -87,7 +89,13 @@ void write_label_map(const std::filesystem::path& path, const LabelImage& labels
     case ImageFormat::Nifti: detail::write_nifti_labels(path, out, reference); break;
     case ImageFormat::MetaImage: detail::write_metaimage_labels(path, out, reference); break;
     case ImageFormat::Npy: detail::write_npy_labels(path, out); break;
+    case ImageFormat::Dicom:
+      throw UsageError(path.string() + ": label maps of DICOM inputs are written as NIfTI (.nii.gz) or DICOM SEG");
   }
+}
+
+std::string label_map_ending(const Image& image, const std::filesystem::path& input) {
+  return image.geometry.format == ImageFormat::Dicom ? ".nii.gz" : file_ending(input);
 }
 
 std::vector<ImageCase> group_cases(const std::filesystem::path& folder, const std::string& ending) {

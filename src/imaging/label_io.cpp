@@ -82,7 +82,7 @@ LabelMapFile read_label_map(const fs::path& path, const std::optional<std::vecto
   }
   LabelMapFile out;
   const auto format = format_from_path(path);
-  out.spacing_from_file = format == ImageFormat::Nifti || format == ImageFormat::MetaImage;
+  out.spacing_from_file = format == ImageFormat::Nifti || format == ImageFormat::MetaImage || format == ImageFormat::Dicom;
   std::vector<double> used = file_spacing;
   if (spacing) {
     if (spacing->size() != shape.size())

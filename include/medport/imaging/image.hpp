@@ -6,10 +6,12 @@
 // GetSpacing(). `origin` and `direction` are in the file's world order (x, y, z), as SimpleITK
 // reports them; `direction` is row-major ndim x ndim.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "medport/dicom/volume.hpp"
 #include "medport/tensor.hpp"
 
 namespace medport::imaging {
@@ -19,6 +21,7 @@ enum class ImageFormat : std::uint8_t {
   Nifti,      // .nii / .nii.gz
   MetaImage,  // .mhd (+ data file) / .mha
   Npy,        // .npy (spatial array or (C, *spatial))
+  Dicom,      // DICOM file, series folder or multi-frame cine (dicom/volume.hpp)
 };
 std::string format_name(ImageFormat format);
 
@@ -31,6 +34,8 @@ struct ImageGeometry {
   std::vector<std::byte> nifti_header;
   // MetaImage: the header's key/value pairs in file order, reused on write.
   std::vector<std::pair<std::string, std::string>> metaimage_fields;
+  // DICOM: the grid, patient-space geometry and source instances, for DICOM SEG output.
+  std::optional<dicom::Source> dicom;
 };
 
 struct Image {

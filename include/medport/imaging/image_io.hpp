@@ -20,10 +20,13 @@ struct ReadOptions {
   bool to_gray = false;
   // .npy arrays with 3 axes are (Z, Y, X) unless this says they are (C, Y, X).
   bool npy_channels_first = false;
+  // DICOM folders and multi-frame files: which series and frames to read.
+  dicom::Selection dicom;
 };
 
 // Format from the file name: .png .jpg .jpeg .bmp .tif .tiff .nii .nii.gz .mhd .mha .npy
-// (case-insensitive); throws InputError for anything else.
+// (case-insensitive); otherwise DICOM for .dcm, folders and files with the DICM magic at offset
+// 128 (detected by content); throws InputError for anything else.
 ImageFormat format_from_path(const std::filesystem::path& path);
 // The file ending with its dot: ".nii.gz", ".png", ...
 std::string file_ending(const std::filesystem::path& path);
@@ -35,6 +38,9 @@ std::string file_ending(const std::filesystem::path& path);
 // SimpleITK do), spacing (dz, dy, dx) from pixdim; a 4th dimension (dim[4] > 1) is channels.
 // MetaImage: NDims 2 or 3, ElementNumberOfChannels as channels.
 // npy: (Y, X), (Z, Y, X) or, with npy_channels_first, (C, Y, X); 4 axes are (C, Z, Y, X).
+// DICOM (dicom/volume.hpp): a file, a series folder or the selected frames of a cine, as
+// (C, Y, X) for one frame or (C, Z, Y, X); spacing from PixelSpacing or the ultrasound regions
+// (InputError when neither is there and options.spacing is not given).
 Image read_image(const std::filesystem::path& path, const ReadOptions& options = {});
 
 // Several single-channel files (same spatial shape) stacked as channels, geometry and spacing
@@ -44,9 +50,14 @@ Image read_channels(const std::vector<std::filesystem::path>& files, const ReadO
 // Writes a label map (uint8) with the reference image's geometry, in the format the path's
 // ending names (normally the input's own): PNG for 2D natural images, NIfTI with the same
 // header/affine, MetaImage with the same header fields (MET_UCHAR, zlib-compressed for .mha),
-// npy. `labels.shape` must equal reference.spatial_shape() (or it with the nnU-Net 2D layout's
+// npy. DICOM inputs have no single-file label format of their own: write NIfTI (with the
+// series' affine) or a DICOM SEG (dicom/seg_writer.hpp). `labels.shape` must equal reference.spatial_shape() (or it with the nnU-Net 2D layout's
 // leading 1). Written atomically.
 void write_label_map(const std::filesystem::path& path, const LabelImage& labels, const Image& reference);
+
+// The ending a label map of `image` (read from `input`) is written with: the input's own
+// (file_ending), or ".nii.gz" for DICOM, which has no single-file label format of its own.
+std::string label_map_ending(const Image& image, const std::filesystem::path& input);
 
 // nnU-Net's case convention: files `<case>_<XXXX><ending>` in `folder` grouped by case,
 // channels ordered by XXXX. Cases sorted by identifier. Files with other endings are ignored.

@@ -16,7 +16,7 @@ struct LabelMapFile {
   bool spacing_from_file = false;  // NIfTI / MetaImage carry it; npy and PNG do not
 };
 
-// Reads a 2D or 3D label map (.npy, .png/.bmp/.tif, .nii/.nii.gz, .mhd/.mha) as integers 0..255.
+// Reads a 2D or 3D label map (.npy, .png/.bmp/.tif, .nii/.nii.gz, .mhd/.mha, DICOM) as integers 0..255.
 // A 3D volume with a single slice is returned as 2D. `spacing` replaces the file's spacing.
 // Throws InputError naming the file for non-integer values, channels or unreadable files.
 LabelMapFile read_label_map(const std::filesystem::path& path,

@@ -14,7 +14,7 @@ std::string case_name_for(const fs::path& input) {
   std::string name = input.filename().string();
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const char* suffix : {".npy", ".nii.gz", ".nii", ".mha", ".mhd", ".png", ".jpg", ".jpeg", ".bmp", ".tiff", ".tif"})
+  for (const char* suffix : {".npy", ".nii.gz", ".nii", ".mha", ".mhd", ".png", ".jpg", ".jpeg", ".bmp", ".tiff", ".tif", ".dcm"})
     if (lower.size() > std::string(suffix).size() && lower.ends_with(suffix)) {
       name.resize(name.size() - std::string(suffix).size());
       break;

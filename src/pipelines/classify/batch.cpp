@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 bool is_image_file(const fs::path& path) {
   std::string ext = path.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  static const std::set<std::string> endings{".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy"};
+  static const std::set<std::string> endings{".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy", ".dcm"};
   return endings.count(ext) != 0;
 }
 
@@ -25,7 +25,7 @@ std::vector<ImageInput> collect_images(const std::vector<fs::path>& inputs) {
       std::vector<fs::path> found;
       for (const auto& e : fs::directory_iterator(in, ec))
         if (e.is_regular_file() && is_image_file(e.path())) found.push_back(e.path());
-      if (found.empty()) throw InputError(in.string(), "folder holds no image files (.png .jpg .tif .bmp .npy)");
+      if (found.empty()) throw InputError(in.string(), "folder holds no image files (.png .jpg .tif .bmp .npy .dcm)");
       std::sort(found.begin(), found.end());
       files.insert(files.end(), found.begin(), found.end());
     } else if (fs::is_regular_file(in, ec)) {

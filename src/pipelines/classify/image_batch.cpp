@@ -40,7 +40,7 @@ ImageBatchResult classify_images(const Classifier& model, std::span<const ImageI
       cases, run,
       [&](const batch::BatchCase& c, batch::CaseReport&) {
         current.reset();
-        ImageResult r{c.name, c.files.front().string(), model.classify(read_rgb(c.files.front()), options.transform)};
+        ImageResult r{c.name, c.files.front().string(), model.classify(read_rgb(c.files.front(), options.dicom), options.transform)};
         if (writing) {
           batch::CaseOutputFiles files(options.output_dir);
           write_file_atomic(files.path(c.name + ".json"), image_result_json(r, model, options.top_k).dump(2) + "\n");

@@ -53,9 +53,10 @@ RgbImage to_rgb(const imaging::Image& image) {
   return out;
 }
 
-RgbImage read_rgb(const std::filesystem::path& path) {
+RgbImage read_rgb(const std::filesystem::path& path, const dicom::Selection& dicom) {
   imaging::ReadOptions options;
   options.npy_channels_first = true;
+  options.dicom = dicom;
   return to_rgb(imaging::read_image(path, options));
 }
 

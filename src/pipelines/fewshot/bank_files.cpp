@@ -5,6 +5,7 @@
 
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
+#include "medport/pipelines/fewshot/bank_backend.hpp"
 #include "medport/pipelines/fewshot/prototype_plot.hpp"
 
 namespace medport::pipelines::fewshot {
@@ -25,6 +26,11 @@ std::optional<std::int64_t> class_id_of_member(const std::string& name) {
 }  // namespace
 
 MemoryBank load_bank(const fs::path& file, double momentum) {
+  if (is_postgres_location(file.string())) {  // a shared bank: its own momentum
+    MemoryBank bank = open_bank(file.string())->snapshot();
+    if (bank.class_ids().empty()) throw InputError(display_location(file.string()), "holds no class prototypes");
+    return bank;
+  }
   if (!fs::exists(file))
     throw InputError(file.string(), "no memory bank here (convert a training checkpoint with a memory_bank, or pass --bank)");
   const auto npz = ckpt::NpzFile::open(file);
@@ -40,6 +46,7 @@ fs::path bank_file_for(const FewshotSettings& settings, const fs::path& model_di
 }
 
 BankContents read_bank_contents(const fs::path& bank_file, double momentum) {
+  if (is_postgres_location(bank_file.string())) return open_bank(bank_file.string())->contents();
   if (fs::exists(bank_file) && ckpt::NpzFile::open(bank_file).contains("momentum")) return read_bank_file(bank_file);
   BankContents contents;
   contents.bank = load_bank(bank_file, momentum);
@@ -48,6 +55,7 @@ BankContents read_bank_contents(const fs::path& bank_file, double momentum) {
 }
 
 std::vector<std::int64_t> bank_class_ids(const fs::path& bank_file) {
+  if (is_postgres_location(bank_file.string())) return open_bank(bank_file.string())->snapshot().class_ids();
   if (!fs::exists(bank_file))
     throw InputError(bank_file.string(), "no memory bank here (convert a training checkpoint with a memory_bank, or pass --bank)");
   const auto npz = ckpt::NpzFile::open(bank_file);
@@ -64,7 +72,7 @@ nlohmann::json draw_bank_plot(const FewshotSettings& settings, const fs::path& m
   std::size_t examples = 0;
   for (const auto& p : plot.points) examples += p.is_prototype ? 0 : 1;
   return {{"file", settings.bank_plot},
-          {"bank", bank.string()},
+          {"bank", display_location(bank.string())},
           {"prototypes", plot.points.size() - examples},
           {"examples", examples},
           {"explained_variance", plot.projection.explained_variance}};

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "medport/error.hpp"
+#include "medport/pipelines/fewshot/bank_backend.hpp"
 #include "medport/util/file_io.hpp"
 #include "medport/util/yaml_json.hpp"
 
@@ -151,7 +152,10 @@ void apply_config_file(const fs::path& path, FewshotSettings& settings) {
   if (j.contains("memory_bank")) {
     const auto& m = j["memory_bank"];
     r.known_keys(m, "memory_bank.", {"path", "update", "retrieval", "top_k", "fusion_temperature", "plot"});
-    if (m.contains("path")) s.bank = r.path(m["path"], "memory_bank.path").string();
+    if (m.contains("path")) {  // a PostgreSQL URL stays as it is; a file is relative to the config
+      const std::string text = r.text(m["path"], "memory_bank.path");
+      s.bank = is_postgres_location(text) ? text : r.path(m["path"], "memory_bank.path").string();
+    }
     if (m.contains("update")) s.update_bank = r.boolean(m["update"], "memory_bank.update");
     if (m.contains("retrieval")) s.retrieval = r.text(m["retrieval"], "memory_bank.retrieval");
     if (m.contains("top_k")) s.top_k = r.integer(m["top_k"], "memory_bank.top_k");

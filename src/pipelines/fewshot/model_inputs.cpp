@@ -14,9 +14,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-imaging::Image read_single_channel(const fs::path& path) {
+imaging::Image read_single_channel(const fs::path& path, const dicom::Selection& dicom) {
   imaging::ReadOptions options;
   options.to_gray = true;
+  options.dicom = dicom;
   imaging::Image image = imaging::read_image(path, options);
   if (image.channels() != 1)
     throw InputError(path.string(), "has " + std::to_string(image.channels()) + " channels; IRIS takes one");
@@ -68,9 +69,10 @@ Tensor volume_tensor(const std::vector<double>& values, Shape shape) {
 
 }  // namespace
 
-ModelImage read_model_image(const fs::path& path, const Shape& volume_shape, const std::string& normalize) {
+ModelImage read_model_image(const fs::path& path, const Shape& volume_shape, const std::string& normalize,
+                            const dicom::Selection& dicom) {
   ModelImage out;
-  out.original = read_single_channel(path);
+  out.original = read_single_channel(path, dicom);
   for (float v : out.original.data)
     if (!std::isfinite(v)) throw InputError(path.string(), "contains NaN or infinite values");
   std::vector<double> values(out.original.data.begin(), out.original.data.end());
@@ -81,10 +83,11 @@ ModelImage read_model_image(const fs::path& path, const Shape& volume_shape, con
   return out;
 }
 
-LabelFile read_label_file(const fs::path& path) {
+LabelFile read_label_file(const fs::path& path, const dicom::Selection& dicom) {
   LabelFile out;
   imaging::ReadOptions options;
   options.to_gray = true;
+  options.dicom = dicom;
   out.original = imaging::read_image(path, options);
   const std::int64_t channels = out.original.channels();
   if (channels > 255) throw InputError(path.string(), "has " + std::to_string(channels) + " channels; at most 255 classes");

@@ -43,7 +43,7 @@ SupportSet load_supports(const FewshotSettings& s, const std::vector<LabelFile>&
   SupportSet set;
   std::vector<float> images, channels;
   for (std::size_t i = 0; i < s.supports.size(); ++i) {
-    const auto image = read_model_image(s.supports[i].image, volume_shape, s.normalize);
+    const auto image = read_model_image(s.supports[i].image, volume_shape, s.normalize, s.dicom);
     check_same_grid(image.original, masks[i].original);
     const auto model_masks = mask_channels_for_model(masks[i], classes, volume_shape).to_f32();
     const auto a = image.model_input.to_f32();
@@ -110,7 +110,7 @@ FewshotPipeline::FewshotPipeline(FewshotRequest request) : impl_(std::make_uniqu
   validate(s);
   m.volume_shape = read_volume_shape(model_dir);
   std::vector<LabelFile> masks;
-  for (const auto& support : s.supports) masks.push_back(read_label_file(support.mask));
+  for (const auto& support : s.supports) masks.push_back(read_label_file(support.mask, s.dicom));
   m.classes = choose_classes(s, masks, model_dir);
   for (auto c : m.classes) {
     const auto it = s.class_names.find(c);
@@ -139,11 +139,11 @@ FewshotResult FewshotPipeline::run(const FewshotQuery& q) const {
   const Stopwatch start;
   const auto classes = static_cast<std::int64_t>(m.classes.size());
 
-  ModelImage query = read_model_image(q.image, m.volume_shape, settings.normalize);
+  ModelImage query = read_model_image(q.image, m.volume_shape, settings.normalize, settings.dicom);
   std::optional<LabelFile> query_mask;
   std::optional<Tensor> query_mask_model;
   if (q.mask) {
-    query_mask = read_label_file(*q.mask);
+    query_mask = read_label_file(*q.mask, settings.dicom);
     check_same_grid(query.original, query_mask->original);
     query_mask_model = mask_channels_for_model(*query_mask, m.classes, m.volume_shape);
   }

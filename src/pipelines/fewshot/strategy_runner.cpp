@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "medport/pipelines/fewshot/bank_backend.hpp"
 #include "medport/pipelines/fewshot/bank_files.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/fewshot/ensemble.hpp"
@@ -62,21 +63,22 @@ void StrategyRunner::encode_supports() {
 }
 
 void StrategyRunner::update_bank() {
-  const fs::path file = settings_.bank;  // validate() requires --bank with --update-bank
+  const std::string location = settings_.bank;  // validate() requires --bank with --update-bank
   const bool has_seed = fs::exists(model_dir_ / "memory_bank.npz");
-  const bool seeded = has_seed && !fs::exists(file);  // for the report; the store decides under its lock
-  const auto store = has_seed ? MemoryBankStore::open_or_seed(file, model_dir_, model_.memory_momentum())
-                              : MemoryBankStore::open_or_create(file, model_.memory_momentum());
+  // For the report (a file's absence before the update); the store decides under its lock.
+  const bool seeded = has_seed && !is_postgres_location(location) && !fs::exists(location);
+  const auto store = has_seed ? open_or_seed_bank(location, model_dir_, model_.memory_momentum())
+                              : open_or_create_bank(location, model_.memory_momentum());
   const std::int64_t n = support_embeddings_.shape()[0];
   for (std::int64_t i = 0; i < n; ++i)
-    store.update(row_of(support_embeddings_, i), classes_, supports_->description[static_cast<std::size_t>(i)].value("image", ""));
-  preparation_["bank_updated"] = {{"file", file.string()}, {"supports_added", n}, {"seeded_from_model", seeded}};
+    store->update(row_of(support_embeddings_, i), classes_, supports_->description[static_cast<std::size_t>(i)].value("image", ""));
+  preparation_["bank_updated"] = {{"file", store->location()}, {"supports_added", n}, {"seeded_from_model", seeded}};
 }
 
 Tensor StrategyRunner::bank_embeddings() {
   const fs::path file = bank_file_for(settings_, model_dir_);
   const auto bank = load_bank(file, model_.memory_momentum());
-  preparation_["bank"] = file.string();
+  preparation_["bank"] = display_location(file.string());
   preparation_["bank_class_ids"] = bank.class_ids();
   return bank.retrieve(classes_);
 }
@@ -85,7 +87,7 @@ void StrategyRunner::prepare_top_k() {
   const fs::path file = bank_file_for(settings_, model_dir_);
   const auto contents = read_bank_contents(file, model_.memory_momentum());
   candidates_ = retrieval_candidates(contents);
-  preparation_["bank"] = file.string();
+  preparation_["bank"] = display_location(file.string());
   preparation_["bank_class_ids"] = contents.bank.class_ids();
   preparation_["bank_examples"] = contents.examples.size();
   if (supports_) {

@@ -215,7 +215,12 @@ void prepare_raw(const ModelInfo& info, const CaseOptions& options, CaseJob::Sta
                               : imaging::read_channels(files, options.read);
   Json file_list = Json::array();
   for (const auto& f : files)
-    file_list.push_back({{"path", fs::absolute(f).string()}, {"sha256", sha256_hex(read_file(f))}});
+    if (fs::is_directory(f)) {  // a DICOM series folder: the instances read
+      for (const auto& slice : s.image.geometry.dicom->slices)
+        file_list.push_back({{"path", fs::absolute(slice.file).string()}, {"sha256", sha256_hex(read_file(slice.file))}});
+    } else {
+      file_list.push_back({{"path", fs::absolute(f).string()}, {"sha256", sha256_hex(read_file(f))}});
+    }
   s.r.input = {{"files", file_list},
                {"format", imaging::format_name(s.image.geometry.format)},
                {"shape", s.image.shape},
@@ -289,7 +294,13 @@ SegmentResult finish_raw(std::span<const LoadedModel> models, CaseJob::State& s,
   if (r.spatial.size() == 2)
     r.overlay_image = std::span<const float>(s.image.data).subspan(0, static_cast<std::size_t>(shape_numel(r.spatial)));
   auto result = build_result(models, s.input.name, r, options, s.busy_ms, std::nullopt,
-                             imaging::file_ending(s.input.files.front()));
+                             imaging::label_map_ending(s.image, s.input.files.front()));
+  if (options.dicom_seg) {
+    if (!s.image.geometry.dicom) throw InputError(s.input.files.front().string(), "--dicom-seg needs a DICOM input");
+    const auto names = label_names(info);
+    for (std::size_t v = 1; v < names.size() && v < 256; ++v)
+      result.dicom_segments.push_back({static_cast<std::uint8_t>(v), names[v]});
+  }
   s.image.data = {};  // the overlay is drawn; the writer needs the geometry only
   result.reference = std::move(s.image);
   return result;
@@ -313,7 +324,12 @@ std::vector<CaseInput> collect_cases(std::span<const fs::path> inputs, bool prep
         std::sort(found.begin(), found.end());
         for (const auto& f : found) cases.push_back({pipelines::batch::case_name_for(f), {f}});
       } else {
-        for (auto& c : imaging::group_cases(in, file_ending)) cases.push_back({c.identifier, c.channel_files});
+        auto grouped = imaging::group_cases(in, file_ending);
+        if (grouped.empty() && dicom::is_dicom_folder(in)) {  // a DICOM series folder is one case
+          const fs::path folder = in.filename().empty() ? in.parent_path() : in;
+          cases.push_back({folder.filename().string(), {in}});
+        }
+        for (auto& c : grouped) cases.push_back({c.identifier, c.channel_files});
       }
     } else if (fs::is_regular_file(in, ec)) {
       cases.push_back({pipelines::batch::case_name_for(in), {in}});
@@ -394,6 +410,13 @@ CaseOutputs write_case_outputs(const SegmentResult& result, const fs::path& outp
     ckpt::write_npz(stage_file("probabilities", name + "_probabilities.npz"), {{"probabilities", *result.probabilities}});
   if (result.logits) ckpt::write_npz(stage_file("logits", name + "_logits.npz"), {{"logits", *result.logits}});
   if (!result.overlay_png.empty()) write_file_atomic(stage_file("overlay", name + "_overlay.png"), result.overlay_png);
+  if (!result.dicom_segments.empty() && result.reference && result.reference->geometry.dicom) {
+    dicom::CreatorInfo creator;
+    creator.algorithm_name = "medport segment";
+    creator.algorithm_version = std::string(kVersion);
+    dicom::write_segmentation(stage_file("dicom_seg", name + "_seg.dcm"), *result.reference->geometry.dicom,
+                              result.labels.labels, result.dicom_segments, creator);
+  }
 
   Json summary = result.summary;
   summary["outputs"] = outputs;

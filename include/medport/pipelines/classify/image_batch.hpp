@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "medport/dicom/volume.hpp"
 #include "medport/pipelines/batch/report.hpp"
 #include "medport/pipelines/classify/batch.hpp"
 #include "medport/pipelines/classify/results.hpp"
@@ -20,6 +21,7 @@ struct ImageBatchOptions {
   bool overwrite = false;            // redo images whose OUT/<case>.json exists
   std::size_t top_k = 3;
   TransformSettings transform;
+  dicom::Selection dicom;  // DICOM inputs: series / frame (classify takes one frame of a cine)
 };
 
 struct ImageBatchResult {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "medport/dicom/volume.hpp"
 #include "medport/imaging/image.hpp"
 
 namespace medport::classify {
@@ -25,8 +26,9 @@ struct RgbImage {
 // Gray -> R = G = B, RGBA -> RGB (alpha dropped, as PIL's convert("RGB")), 16-bit -> scaled to
 // 0..255. InputError naming the source for other channel counts or 3D images.
 RgbImage to_rgb(const imaging::Image& image);
-// PNG/JPEG/BMP/TIFF through the imaging readers; .npy as (H, W) gray or (3, H, W) RGB in 0..255.
-RgbImage read_rgb(const std::filesystem::path& path);
+// PNG/JPEG/BMP/TIFF/DICOM through the imaging readers; .npy as (H, W) gray or (3, H, W) RGB in
+// 0..255. `dicom` picks the series / frame of DICOM inputs (one frame: classify takes 2D images).
+RgbImage read_rgb(const std::filesystem::path& path, const dicom::Selection& dicom = {});
 // From interleaved 8-bit RGB rows (a decoded video frame after BGR -> RGB).
 RgbImage rgb_from_interleaved(const std::uint8_t* rgb, std::int64_t height, std::int64_t width, std::size_t row_stride,
                               std::string source);

@@ -27,7 +27,9 @@ struct ModelImage {
 };
 
 // Reads a single-channel 2D image or 3D volume (InputError naming the file otherwise).
-ModelImage read_model_image(const std::filesystem::path& path, const Shape& volume_shape, const std::string& normalize);
+// `dicom` selects the series / frames of DICOM inputs.
+ModelImage read_model_image(const std::filesystem::path& path, const Shape& volume_shape, const std::string& normalize,
+                            const dicom::Selection& dicom = {});
 
 // A mask is either a label map (one channel, integer values 0..255: class c is where it equals c)
 // or a multi-channel 0/1 array, e.g. npy (K,D,H,W), where channel c-1 is class c (overlaps allowed).
@@ -36,7 +38,7 @@ struct LabelFile {
   std::vector<std::int64_t> present;  // non-zero label values, ascending
   std::string sha256;
 };
-LabelFile read_label_file(const std::filesystem::path& path);
+LabelFile read_label_file(const std::filesystem::path& path, const dicom::Selection& dicom = {});
 
 // (1,K,D,H,W) 0/1 channels, one per class (label value), resampled (nearest) to volume_shape.
 Tensor mask_channels_for_model(const LabelFile& mask, const std::vector<std::int64_t>& classes, const Shape& volume_shape);

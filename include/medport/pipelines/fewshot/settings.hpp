@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "medport/dicom/volume.hpp"
 #include "medport/pipelines/fewshot/outputs.hpp"
 #include "medport/pipelines/fewshot/retrieval.hpp"
 
@@ -33,7 +34,7 @@ struct FewshotSettings {
   std::vector<std::int64_t> classes;  // label values; empty: from the support masks / the bank
   std::map<std::int64_t, std::string> class_names;
   std::vector<SupportPair> supports;
-  std::string bank;                   // bank .npz; empty: MODEL_DIR/memory_bank.npz
+  std::string bank;                   // bank .npz or postgresql://...#NAME; empty: MODEL_DIR/memory_bank.npz
   bool update_bank = false;
   std::string retrieval = "class";    // memory strategy: class (prototype by class id) | top-k
   int top_k = 3;                      // top-k: stored entries fused per class
@@ -48,6 +49,7 @@ struct FewshotSettings {
   int threads = 0;
   std::string provider = "cpu";  // execution provider of every IRIS session: cpu | cuda
   int device = 0;                // CUDA device index
+  dicom::Selection dicom;             // DICOM inputs (images and masks): series and frames to read
 };
 
 // Checks values and combinations; throws UsageError. `plot_only`: the run has no queries and

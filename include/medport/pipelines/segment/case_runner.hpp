@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "medport/dicom/seg_writer.hpp"
 #include "medport/imaging/image_io.hpp"
 #include "medport/pipelines/batch/cases.hpp"
 #include "medport/pipelines/segment/overlay.hpp"
@@ -36,6 +37,7 @@ struct CaseOptions {
   OverlayOptions overlay_options;
   PredictorOptions predictor;
   imaging::ReadOptions read;  // raw inputs only: e.g. the spacing of formats that carry none
+  bool dicom_seg = false;     // DICOM inputs: also write <case>_seg.dcm (DICOM SEG, dicom/seg_writer.hpp)
 };
 
 // One case: its name and its channel files (one file unless nnU-Net's CASE_XXXX convention).
@@ -48,7 +50,8 @@ struct SegmentResult {
   // Raw inputs: the input image's geometry (shape, spacing, format, file header; no pixel data),
   // so that the label map is written in the input's own format. Preprocessed inputs: none (.npy).
   std::optional<imaging::Image> reference;
-  std::string label_ending;             // ".npy" or the input's own file ending
+  std::string label_ending;             // ".npy", the input's own file ending, or ".nii.gz" for DICOM
+  std::vector<dicom::SegmentInfo> dicom_segments;  // with CaseOptions::dicom_seg: one per label of the SEG
   std::optional<Tensor> probabilities;  // (K, *spatial) with CaseOptions::save_probabilities
   std::optional<Tensor> logits;         // (K, *network spatial) with CaseOptions::save_logits
   std::vector<std::byte> overlay_png;   // 2D cases with CaseOptions::overlay
@@ -63,7 +66,7 @@ struct CaseOutputs {
 };
 
 // Writes a result into `output_dir`: <case>_seg<ending>, <case>_probabilities.npz,
-// <case>_logits.npz, <case>_overlay.png (those the result holds), then <case>.json with
+// <case>_logits.npz, <case>_overlay.png, <case>_seg.dcm (those the result holds), then <case>.json with
 // `outputs` and the write timings added. All or nothing; InputError naming the path when the
 // folder cannot be written.
 CaseOutputs write_case_outputs(const SegmentResult& result, const std::filesystem::path& output_dir);
