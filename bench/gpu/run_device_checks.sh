@@ -55,10 +55,14 @@ run() {
   if "$@" >"$log" 2>&1; then
     local json
     json="$(grep -E '^\{.*\}$' "$log" | tail -1 || true)"
-    [ -n "$json" ] && echo "{\"label\": \"$label\", \"result\": $json}" >>"$jsonl" && note "$label $json"
+    if [ -n "$json" ]; then
+      echo "{\"label\": \"$label\", \"result\": $json}" >>"$jsonl"
+      note "$label $json"
+    fi
   else
     note "$label FAILED (exit $?), last lines:"; tail -5 "$log" | tee -a "$results"
   fi
+  return 0
 }
 
 # ---- environment ---------------------------------------------------------------------------
@@ -119,11 +123,15 @@ fi
 
 # ---- nnU-Net: full-size CAMUS 2D, 256x256, sliding window with mirroring -------------------------
 plans="$fixtures/fullsize/camus2d_nnunet/nnUNetTrainer__nnUNetPlans__2d"
-if wanted segment || wanted parity; then
+nnunet_folder="$work/camus/nnUNetTrainer__nnUNetPlans__2d"
+# The CPU rehearsal uses the embedded phantom model (a real nnU-Net folder) instead of the 33.5 M
+# parameter CAMUS network.
+[ "$small" = 1 ] && plans="$here/models/phantom2d" nnunet_folder="$here/models/phantom2d"
+if wanted segment; then
   if [ -d "$plans" ] || [ "$dry" = 1 ]; then
-    run nnunet_make "$python" "$here/tools/nnunet_reference.py" make-model "$plans" "$work/camus"
-    run nnunet_convert "$medport" convert "$work/camus/nnUNetTrainer__nnUNetPlans__2d" -o "$work/camus.onnx"
-    run nnunet_convert_fp16 "$medport" convert "$work/camus/nnUNetTrainer__nnUNetPlans__2d" -o "$work/camus_fp16.onnx" --fp16
+    [ "$small" = 1 ] || run nnunet_make "$python" "$here/tools/nnunet_reference.py" make-model "$plans" "$work/camus"
+    run nnunet_convert "$medport" convert "$nnunet_folder" -o "$work/camus.onnx"
+    run nnunet_convert_fp16 "$medport" convert "$nnunet_folder" -o "$work/camus_fp16.onnx" --fp16
   else
     note "no full-size CAMUS plans under $fixtures/fullsize (give --fixtures DIR); nnU-Net skipped"
   fi
@@ -140,7 +148,7 @@ if wanted segment && { [ -d "$plans" ] || [ "$dry" = 1 ]; }; then
   done
   fp16=""; for precision in fp32 fp16; do
     run "segment_torch_$precision" "$python" "$here/tools/nnunet_sliding_window_reference.py" bench \
-      "$work/camus/nnUNetTrainer__nnUNetPlans__2d" --size 256 256 --repeats "$repeats" --device "$provider" $fp16
+      "$nnunet_folder" --size 256 256 --repeats "$repeats" --device "$provider" $fp16
     fp16="--fp16"
   done
 fi
