@@ -19,6 +19,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "bench_provider.hpp"
 #include "medport/pipelines/classify/classifier.hpp"
 #include "medport/pipelines/classify/video.hpp"
 
@@ -40,8 +41,7 @@ double median_ms(int repeats, const std::function<void()>& work) {
 }
 
 int images(const char* model_path, int threads, int repeats, int batch) {
-  runtime::SessionOptions options;
-  options.intra_op_threads = threads;
+  const runtime::SessionOptions options = bench::bench_session_options(threads);
   const classify::Classifier model(model_path, options);
   const auto& c = model.config();
   std::mt19937 rng(0);
@@ -69,8 +69,7 @@ int video(const char* model_path, int threads, int frames, const char* out) {
     writer.write(f);
   }
   writer.release();
-  runtime::SessionOptions options;
-  options.intra_op_threads = threads;
+  const runtime::SessionOptions options = bench::bench_session_options(threads);
   const classify::Classifier model(model_path, options);
   const classify::Classifier* models[] = {&model};
   classify::VideoOptions v;

@@ -19,6 +19,9 @@ import time
 import timm
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_device import put, sync  # noqa: E402
+
 
 def make(folder, arch):
     torch.manual_seed(0)
@@ -38,10 +41,12 @@ def make(folder, arch):
 
 def median_ms(repeats, fn):
     fn()
+    sync()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
+        sync()
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
     return times[len(times) // 2]
@@ -52,13 +57,14 @@ def timing(folder, arch, threads, repeats, batch):
     ck = torch.load(os.path.join(folder, arch + ".pth"), map_location="cpu")
     model = timm.create_model(arch, num_classes=4)
     model.load_state_dict(ck["state_dict"])
-    model.eval()
+    model = put(model.eval())
     cfg = timm.data.resolve_data_config({}, model=model)
-    mean = torch.tensor(cfg["mean"]).view(1, 3, 1, 1)
-    std = torch.tensor(cfg["std"]).view(1, 3, 1, 1)
+    mean = put(torch.tensor(cfg["mean"]).view(1, 3, 1, 1))
+    std = put(torch.tensor(cfg["std"]).view(1, 3, 1, 1))
+    inputs = {n: put(torch.rand(n, 3, 224, 224) * 255) for n in (1, batch)}
 
     def run(n):
-        x = torch.rand(n, 3, 224, 224) * 255
+        x = inputs[n]
         with torch.no_grad():
             return torch.softmax(model((x / 255 - mean) / std), -1)
 

@@ -18,6 +18,7 @@
 #include "medport/pipelines/diffusion/onnx_denoiser.hpp"
 #include "medport/pipelines/diffusion/samplers.hpp"
 #include "medport/pipelines/diffusion/schedule.hpp"
+#include "bench_provider.hpp"
 #include "medport/runtime/session.hpp"
 
 namespace {
@@ -40,8 +41,7 @@ int main(int argc, char** argv) {
   const std::int64_t size = argc > 5 ? std::atoll(argv[5]) : 256;
   const Shape shape{batch, 3, size, size};
 
-  runtime::SessionOptions options;
-  options.intra_op_threads = threads;
+  const runtime::SessionOptions options = bench::bench_session_options(threads);
   auto start = Clock::now();
   const runtime::Session session(argv[1], options);
   const double session_s = since(start);

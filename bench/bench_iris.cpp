@@ -16,6 +16,7 @@
 #include <functional>
 #include <vector>
 
+#include "bench_provider.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/pipelines/convert.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
@@ -59,8 +60,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s MODEL.pt CONFIG.json REFERENCE.npz OUTDIR THREADS REPEATS STEPS\n", argv[0]);
     return 2;
   }
-  runtime::SessionOptions options;
-  options.intra_op_threads = std::atoi(argv[5]);
+  const runtime::SessionOptions options = bench::bench_session_options(std::atoi(argv[5]));
   const int repeats = std::max(1, std::atoi(argv[6]));
   const int steps = std::max(0, std::atoi(argv[7]));
   const auto ref = ckpt::NpzFile::open(argv[3]);

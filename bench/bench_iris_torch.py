@@ -23,14 +23,18 @@ here = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("irisref", os.path.join(here, "..", "tools", "iris_reference.py"))
 ref = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ref)
+sys.path.insert(0, here)
+from torch_device import put, sync  # noqa: E402
 
 
 def median_ms(repeats, work):
     work()
+    sync()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         work()
+        sync()
         times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
 
@@ -41,13 +45,14 @@ def main():
     start = time.perf_counter()
     model = ref.IrisReference(**json.load(open(os.path.join(folder, "config.json")))).eval()
     model.load_state_dict(torch.load(os.path.join(folder, "model.pt"), map_location="cpu"))
+    model = put(model)
     for p in model.parameters():
         p.requires_grad_(False)
     load_s = time.perf_counter() - start
     data = np.load(os.path.join(folder, "reference.npz"))
-    support = torch.from_numpy(data["support_image"])
-    masks = torch.from_numpy(data["support_masks"])
-    query = torch.from_numpy(data["query_image"])
+    support = put(torch.from_numpy(data["support_image"]))
+    masks = put(torch.from_numpy(data["support_masks"]))
+    query = put(torch.from_numpy(data["query_image"]))
 
     with torch.no_grad():
         embeddings = model.encode_support(support, masks)
@@ -75,8 +80,10 @@ def main():
         return losses
 
     tune_once(1)  # warm-up
+    sync()
     start = time.perf_counter()
     losses = tune_once(steps)
+    sync()
     tune_ms = (time.perf_counter() - start) * 1e3
     print(json.dumps({"threads": threads, "load_s": round(load_s, 2), "encode_ms": round(encode_ms, 1),
                       "one_shot_ms": round(one_shot_ms, 1), "ensemble3_ms": round(ensemble_ms, 1),

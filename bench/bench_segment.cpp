@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "bench_provider.hpp"
 #include "medport/pipelines/segment/predictor.hpp"
 
 namespace {
@@ -25,8 +26,7 @@ const segment::LoadedModel& model() {
   static const segment::LoadedModel m = [] {
     const char* path = std::getenv("MEDPORT_BENCH_MODEL");
     if (!path) throw std::runtime_error("set MEDPORT_BENCH_MODEL to a converted .onnx");
-    runtime::SessionOptions o;
-    o.intra_op_threads = env_int("MEDPORT_BENCH_THREADS", 0);
+    const runtime::SessionOptions o = bench::bench_session_options(env_int("MEDPORT_BENCH_THREADS", 0));
     return segment::load_model(path, o);
   }();
   return m;

@@ -65,6 +65,59 @@ TEST_F(DiffusionCli, InpaintReplaysTheRepaintFixture) {
   EXPECT_LE(max_abs_diff(medport::ckpt::read_npz_member(dir_ / "out.npz", "inpainted"), npz.read("final")), 1e-3);
 }
 
+// The device-resident loop (step graphs on the session's provider, here the CPU) replays the same
+// fixtures; draws cross noise-block boundaries.
+TEST_F(DiffusionCli, DeviceLoopReplaysTheDdpmAndRepaintFixtures) {
+  const auto ddpm = medport::testing::fixture("diffusion/ddpm_linear_10.npz");
+  auto r = run_medport({"sample", (dir_ / "unet.onnx").string(), "-o", (dir_ / "s.npz").string(), "--size", "32",
+                        "--respacing", "10", "--noise-npz", ddpm.string(), "--device-loop", "--noise-block", "4", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("device loop on cpu"), std::string::npos) << r.err;
+  const auto want = medport::ckpt::read_npz_member(ddpm, "samples").to_f32();
+  const auto got = medport::ckpt::read_npz_member(dir_ / "s.npz", "samples");
+  const std::vector<float> final_step(want.end() - static_cast<std::ptrdiff_t>(got.numel()), want.end());
+  EXPECT_LE(max_abs_diff(got, medport::Tensor::from_f32(got.shape(), final_step)), 1e-3);
+
+  const auto repaint = medport::testing::fixture("diffusion/repaint_linear.npz");
+  const auto npz = medport::ckpt::NpzFile::open(repaint);
+  medport::ckpt::write_npz(dir_ / "image.npz", {{"image", npz.read("gt")}});
+  medport::ckpt::write_npz(dir_ / "mask.npz", {{"mask", npz.read("keep_mask")}});
+  r = run_medport({"inpaint", (dir_ / "unet.onnx").string(), "--image", (dir_ / "image.npz").string(), "--mask",
+                   (dir_ / "mask.npz").string(), "-o", (dir_ / "out.npz").string(), "--noise-npz", repaint.string(),
+                   "--t-T", "20", "--jump-length", "3", "--jump-n-sample", "3", "--respacing", "20", "--device-loop",
+                   "--noise-block", "5", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("device loop on cpu"), std::string::npos) << r.err;
+  EXPECT_LE(max_abs_diff(medport::ckpt::read_npz_member(dir_ / "out.npz", "inpainted"), npz.read("final")), 1e-3);
+}
+
+// Seeded torch draws: host and device loops give the same images (a batch of 2, DDIM eta 0.5).
+TEST_F(DiffusionCli, HostAndDeviceLoopsAgreeForASeed) {
+  for (const char* loop : {"--host-loop", "--device-loop"}) {
+    const auto r = run_medport({"sample", (dir_ / "unet.onnx").string(), "-o", (dir_ / (std::string(loop + 2) + ".npz")).string(),
+                                "--size", "32", "--steps", "6", "--ddim", "--eta", "0.5", "--batch", "2", "--seed", "12",
+                                loop, "-q"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  const auto host = medport::ckpt::read_npz_member(dir_ / "host-loop.npz", "samples");
+  const auto device = medport::ckpt::read_npz_member(dir_ / "device-loop.npz", "samples");
+  ASSERT_EQ(host.shape(), (medport::Shape{2, 3, 32, 32}));
+  EXPECT_LE(max_abs_diff(host, device), 1e-5);
+}
+
+TEST_F(DiffusionCli, LoopFlagsAreCheckedBeforeAnyWork) {
+  auto r = run_medport({"sample", (dir_ / "unet.onnx").string(), "-o", (dir_ / "s.npz").string(), "--size", "32",
+                        "--cuda-graph"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--cuda-graph needs --provider cuda"), std::string::npos) << r.err;
+  r = run_medport({"sample", (dir_ / "unet.onnx").string(), "-o", (dir_ / "s.npz").string(), "--size", "32",
+                   "--device-loop", "--host-loop"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = run_medport({"sample", (dir_ / "unet.onnx").string(), "-o", (dir_ / "s.npz").string(), "--size", "32",
+                   "--noise-block", "1"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+}
+
 double max_relative_diff(const medport::Tensor& a, const medport::Tensor& b) {
   const auto y = b.to_f32();
   double scale = 0;

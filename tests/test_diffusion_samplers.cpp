@@ -1,5 +1,7 @@
 // DDPM / DDIM / RePaint loops fed the recorded noise of the upstream runs, with the small
-// EchoGAINS-like UNet compiled to ONNX as the model: every recorded sample must match.
+// EchoGAINS-like UNet compiled to ONNX as the model: every recorded sample must match, for the
+// host loops and for the device-resident loops (step graphs on the session's provider, here the
+// CPU; noise uploaded in small blocks so that draws cross block boundaries).
 #include <cmath>
 #include <cstdio>
 
@@ -8,6 +10,7 @@
 #include "medport/error.hpp"
 #include "medport/graph/onnx_writer.hpp"
 #include "medport/models/guided_diffusion/unet.hpp"
+#include "medport/pipelines/diffusion/device_sampler.hpp"
 #include "medport/pipelines/diffusion/onnx_denoiser.hpp"
 #include "medport/pipelines/diffusion/samplers.hpp"
 #include "test_support.hpp"
@@ -20,6 +23,15 @@ using medport::Tensor;
 namespace {
 
 constexpr double kTolerance = 1e-3;
+
+// Device loop settings for the fixture runs: x downloaded after every step (to compare it), blocks
+// of 3 draws (DDPM/DDIM take 11, RePaint two per step: every block boundary case occurs).
+d::DeviceLoopOptions observed_device_loop() {
+  d::DeviceLoopOptions loop;
+  loop.noise_block = 3;
+  loop.observe_x = true;
+  return loop;
+}
 
 class SamplerFixtures : public ::testing::Test {
  protected:
@@ -92,6 +104,15 @@ TEST_F(SamplerFixtures, DdpmLinearTenSteps) {
   }
 }
 
+TEST_F(SamplerFixtures, DdpmLinearTenStepsDeviceLoop) {
+  const auto process = d::make_diffusion_process(d::NoiseSchedule::Linear, 4000, "10");
+  for (const std::size_t batch : {1u, 2u}) {
+    check_steps("ddpm_linear_10.npz", batch, [&](d::NoiseSource& noise, const Shape& shape, const d::StepCallback& cb) {
+      return d::sample_ddpm_on_device(process, *session_, shape, noise, {}, observed_device_loop(), cb);
+    });
+  }
+}
+
 TEST_F(SamplerFixtures, DdimCosineEtaZero) {
   const auto process = d::make_diffusion_process(d::NoiseSchedule::Cosine, 4000, "ddim10");
   check_steps("ddim_cosine_10_eta00.npz", 1, [&](d::NoiseSource& noise, const Shape& shape, const d::StepCallback& cb) {
@@ -104,6 +125,18 @@ TEST_F(SamplerFixtures, DdimCosineEtaHalf) {
   for (const std::size_t batch : {1u, 3u}) {
     check_steps("ddim_cosine_10_eta05.npz", batch, [&](d::NoiseSource& noise, const Shape& shape, const d::StepCallback& cb) {
       return d::sample_ddim(process, model_, shape, noise, 0.5, {}, cb);
+    });
+  }
+}
+
+TEST_F(SamplerFixtures, DdimCosineDeviceLoop) {
+  const auto process = d::make_diffusion_process(d::NoiseSchedule::Cosine, 4000, "ddim10");
+  check_steps("ddim_cosine_10_eta00.npz", 1, [&](d::NoiseSource& noise, const Shape& shape, const d::StepCallback& cb) {
+    return d::sample_ddim_on_device(process, *session_, shape, noise, 0.0, {}, observed_device_loop(), cb);
+  });
+  for (const std::size_t batch : {1u, 3u}) {
+    check_steps("ddim_cosine_10_eta05.npz", batch, [&](d::NoiseSource& noise, const Shape& shape, const d::StepCallback& cb) {
+      return d::sample_ddim_on_device(process, *session_, shape, noise, 0.5, {}, observed_device_loop(), cb);
     });
   }
 }
@@ -128,6 +161,50 @@ TEST_F(SamplerFixtures, RepaintLinearJumps) {
   const auto counts = d::count_repaint_steps(d::repaint_times({.t_T = 20, .n_sample = 1, .jump_length = 3, .jump_n_sample = 3}));
   EXPECT_EQ(model_steps, counts.model_calls);
   EXPECT_EQ(undo_steps, counts.undo_steps);
+}
+
+// The device loop with nothing downloaded between steps: only the final sample comes back.
+TEST_F(SamplerFixtures, RepaintLinearJumpsDeviceLoop) {
+  const auto path = fixture("repaint_linear.npz");
+  const auto npz = medport::ckpt::NpzFile::open(path);
+  const auto process = d::make_diffusion_process(d::NoiseSchedule::Linear, 4000, "20");
+  const d::JumpSchedule schedule{.t_T = 20, .n_sample = 1, .jump_length = 3, .jump_n_sample = 3};
+  const std::vector<float> want = npz.read("final").to_f32();
+  for (const std::size_t block : {2u, 3u, 64u}) {
+    d::RecordedNoise noise = d::RecordedNoise::from_npz(path);
+    d::DeviceLoopOptions loop;
+    loop.noise_block = block;
+    std::size_t model_steps = 0, undo_steps = 0;
+    const Tensor result = d::sample_repaint_on_device(
+        process, *session_, npz.read("gt"), npz.read("keep_mask"), noise, schedule, {}, loop, [&](const d::StepInfo& info) {
+          EXPECT_TRUE(info.x.empty());
+          ++(info.undo ? undo_steps : model_steps);
+        });
+    const std::vector<float> got = result.to_f32();
+    ASSERT_EQ(got.size(), want.size());
+    double worst = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(static_cast<double>(got[i]) - want[i]));
+    EXPECT_LE(worst, kTolerance) << "noise block " << block;
+    std::printf("repaint_linear final on the device loop, noise block %zu: max abs error %.3g\n", block, worst);
+    EXPECT_EQ(noise.remaining(), 0u);
+    const auto counts = d::count_repaint_steps(d::repaint_times(schedule));
+    EXPECT_EQ(model_steps, counts.model_calls);
+    EXPECT_EQ(undo_steps, counts.undo_steps);
+  }
+}
+
+TEST_F(SamplerFixtures, DeviceLoopRefusesMismatchedInputs) {
+  const auto process = d::make_diffusion_process(d::NoiseSchedule::Linear, 4000, "10");
+  d::TorchNoise noise(0);
+  EXPECT_THROW(d::sample_ddpm_on_device(process, *session_, {1, 3, 32}, noise), medport::UsageError);
+  EXPECT_THROW(d::sample_ddim_on_device(process, *session_, {1, 3, 32, 32}, noise, -1.0), medport::UsageError);
+  EXPECT_THROW(d::sample_ddpm_on_device(process, *session_, {1, 3, 32, 32}, noise, {.variance = d::VarianceType::FixedSmall}),
+               medport::InputError);
+  const Tensor gt = Tensor::zeros(medport::DType::F32, {1, 3, 32, 32});
+  EXPECT_THROW(d::sample_repaint_on_device(process, *session_, gt, Tensor::zeros(medport::DType::F32, {1, 3, 16, 16}),
+                                           noise, {.t_T = 10}),
+               medport::InputError);
+  EXPECT_THROW(d::sample_repaint_on_device(process, *session_, gt, gt, noise, {.t_T = 250}), medport::UsageError);
 }
 
 TEST_F(SamplerFixtures, RefusesMismatchedInputs) {

@@ -133,6 +133,27 @@ TEST(SegmentPredictor, BatchingAndWorkersAreBitIdentical) {
     }
 }
 
+// Tiles through fixed buffers (what CUDA graphs replay): same logits as plain runs for every
+// batch size, worker count and image size, with the buffers kept by the model from case to case.
+TEST(SegmentPredictor, FixedTileBuffersAreBitIdenticalAcrossCases) {
+  TempDir dir;
+  const auto onnx = write_pointwise_model(dir, 2, {16, 16}, {0, 1});
+  std::vector<LoadedModel> models{load_model(onnx, {})};
+  for (const Shape& size : std::vector<Shape>{{1, 50, 41}, {1, 16, 16}, {1, 33, 20}}) {
+    const auto image = ramp(static_cast<std::size_t>(shape_numel(size)));
+    const auto reference = predict_logits(models, image, size, {});
+    for (int batch : {1, 3, 8})
+      for (int workers : {1, 2}) {
+        PredictorOptions o;
+        o.tile_batch = batch;
+        o.workers = workers;
+        o.fixed_buffers = true;
+        EXPECT_EQ(predict_logits(models, image, size, o), reference)
+            << shape_string(size) << " batch " << batch << " workers " << workers;
+      }
+  }
+}
+
 TEST(SegmentPredictor, EnsembleAveragesModels) {
   TempDir a;
   const auto onnx = write_pointwise_model(a, 2, {16, 16}, {});

@@ -11,7 +11,7 @@ crop. Networks come from tools/nnunet_reference.py. Used by medport's parity tes
   verify MODEL_FOLDER SLIDING_WINDOW_NPZ          reproduce the fixture's logits (both modes)
   predict MODEL_FOLDER IMAGE.npy OUT.npz [--no-mirror]
                                                   logits (key 'logits') of a (C, *spatial) image
-  bench MODEL_FOLDER --size H W [--no-mirror] [--threads N] [--repeats R]
+  bench MODEL_FOLDER --size H W [--no-mirror] [--threads N] [--repeats R] [--device cuda] [--fp16]
                                                   eager-mode latency of the full sliding window
 
 Run with /usr/bin/python3 (torch 1.13).
@@ -80,9 +80,9 @@ def mirrored_prediction(net, x, mirror_axes):
 @torch.no_grad()
 def sliding_window(net, image, patch, num_classes, mirror_axes, step_size=0.5, gaussian_dtype=torch.float32):
     padded, crop = pad_to_patch(image, patch)
-    gaussian = gaussian_map(patch, dtype=gaussian_dtype).float()
-    logits = torch.zeros((num_classes, *padded.shape[1:]), dtype=torch.float32)
-    weights = torch.zeros(padded.shape[1:], dtype=torch.float32)
+    gaussian = gaussian_map(patch, dtype=gaussian_dtype).float().to(image.device)
+    logits = torch.zeros((num_classes, *padded.shape[1:]), dtype=torch.float32, device=image.device)
+    weights = torch.zeros(padded.shape[1:], dtype=torch.float32, device=image.device)
     steps = tile_steps(padded.shape[1:], patch, step_size)
     for origin in itertools.product(*steps):
         sl = tuple(slice(o, o + p) for o, p in zip(origin, patch))
@@ -139,13 +139,25 @@ def cmd_bench(args):
     g = torch.Generator().manual_seed(0)
     image = torch.randn((net_inputs(args.model_folder), *args.size), generator=g)
     mirror = [] if args.no_mirror else axes
+    device = torch.device(args.device)
+    if device.type == "cuda":  # equal precision with medport: no TF32
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    net, image = net.to(device), image.to(device)
+    if args.fp16:
+        net = net.half()
+        image = image.half()
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sliding_window(net, image, patch, classes, mirror)  # warm-up
+    sync()
     times = []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
         sliding_window(net, image, patch, classes, mirror)
+        sync()
         times.append((time.perf_counter() - t0) * 1000)
-    result = {"torch_threads": torch.get_num_threads(), "size": args.size, "mirror": bool(mirror),
+    result = {"torch_threads": torch.get_num_threads(), "device": str(device), "fp16": args.fp16,
+              "size": args.size, "mirror": bool(mirror),
               "repeats": args.repeats, "ms_median": float(np.median(times)), "ms_min": float(np.min(times)),
               "ms_all": times}
     print(json.dumps(result))
@@ -174,6 +186,8 @@ def main():
     b.add_argument("--size", type=int, nargs="+", required=True)
     b.add_argument("--no-mirror", action="store_true")
     b.add_argument("--threads", type=int, default=0)
+    b.add_argument("--device", default="cpu", help="cpu or cuda")
+    b.add_argument("--fp16", action="store_true", help="half-precision network and input")
     b.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
     return {"verify": cmd_verify, "predict": cmd_predict, "bench": cmd_bench}[args.cmd](args)

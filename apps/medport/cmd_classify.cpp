@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "command.hpp"
+#include "provider_flags.hpp"
 #include "dicom_flags.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/classify/batch.hpp"
@@ -37,7 +38,7 @@ struct ClassifyArgs {
   bool overwrite = false;
   int batch = 8;
   int threads = 0;
-  std::string provider = "cpu";
+  medport::cli::ProviderFlags device;
   std::string shard;
   medport::cli::DicomFlags dicom;
   // video
@@ -151,7 +152,7 @@ int run(const ClassifyArgs& args) {
     throw UsageError("give images/folders to classify or --video PATH (not both)");
   if (!args.compare.empty() && args.video.empty()) throw UsageError("--compare needs --video");
   if (args.top_k < 1) throw UsageError("--top-k must be at least 1");
-  const auto session_options = runtime::session_options_from_flags(args.threads, args.provider);
+  const auto session_options = medport::cli::session_options(args.device, args.threads);
   const Classifier model(args.model, session_options);
   const ResizeMode resize = args.resize == "squash" ? ResizeMode::Squash : ResizeMode::Crop;
   return args.video.empty() ? run_images(args, model, resize) : run_video(args, model, resize, session_options);
@@ -169,7 +170,7 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_flag("--overwrite", args->overwrite, "Redo images whose result exists in OUT (else they are kept)");
   cmd->add_option("--batch", args->batch, "Video frames per network call (8)")->check(CLI::Range(1, 1024));
   cmd->add_option("--threads", args->threads, "ONNX Runtime intra-op threads (0: one per core)");
-  cmd->add_option("--provider", args->provider, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  medport::cli::add_provider_flags(*cmd, args->device);
   cmd->add_option("--shard", args->shard,
                   "process only shard I of N (I/N, 0 <= I < N): the images whose case name hashes (FNV-1a) to I mod N");
   medport::cli::add_dicom_flags(*cmd, args->dicom);

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "provider_flags.hpp"
 #include "dicom_flags.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/batch/progress.hpp"
@@ -37,6 +38,7 @@ struct FewshotArgs {
   std::string strategy, ensemble, bank, classes, format, normalize, retrieval, bank_plot;
   bool update_bank = false, largest_component = false, montage = false, save_confidence = false, overwrite = false;
   int tune_steps = 20, morphology_radius = 0, connectivity = 26, threads = 0, top_k = 3;
+  medport::cli::ProviderFlags device;
   double fusion_temperature = fsl::kDefaultFusionTemperature, tune_lr = 1e-3, threshold = 0.5, min_confidence = 0.7, max_volume_ratio = 0.8;
   std::string shard;
   medport::cli::DicomFlags dicom;
@@ -73,6 +75,8 @@ fsl::FewshotSettings settings_from(const FewshotArgs& a) {
   if (given("montage")) s.output.montage = a.montage;
   if (given("save-confidence")) s.output.save_confidence = a.save_confidence;
   if (given("threads")) s.threads = a.threads;
+  s.provider = a.device.provider;
+  s.device = a.device.device;
   s.dicom = medport::cli::dicom_selection(a.dicom);
   if (a.supports.size() != a.support_masks.size())
     throw medport::UsageError("every --support needs its --support-mask (" + std::to_string(a.supports.size()) +
@@ -95,6 +99,7 @@ int draw_plot_only(const fsl::FewshotSettings& settings, const fs::path& model_d
 }
 
 int run(const FewshotArgs& args) {
+  medport::cli::session_options(args.device, 0);  // a CUDA request this machine cannot serve fails first
   fsl::FewshotRequest request;
   request.settings = settings_from(args);
   request.model_dir = args.model_dir;
@@ -186,6 +191,7 @@ medport::cli::Runner setup(CLI::App& root) {
   track("save-confidence", cmd->add_flag("--save-confidence", args->save_confidence, "write <case>_confidence.npy"));
   cmd->add_flag("--overwrite", args->overwrite, "redo cases whose <case>.json already exists");
   track("threads", cmd->add_option("--threads", args->threads, "intra-op threads (0: ONNX Runtime default)"));
+  medport::cli::add_provider_flags(*cmd, args->device);
   cmd->add_option("--shard", args->shard,
                   "process only shard I of N (I/N, 0 <= I < N): the queries whose case name hashes (FNV-1a) to I mod N");
   medport::cli::add_dicom_flags(*cmd, args->dicom);

@@ -25,6 +25,8 @@ struct InpaintArgs {
 int run(const InpaintArgs& a) {
   using namespace medport;
   namespace d = medport::diffusion;
+  const cli::LoopChoice loop = cli::loop_choice(a.common);
+  const runtime::SessionOptions session_options = cli::unet_session_options(a.common);  // checks CUDA first
   d::DiffusionSettings s = cli::settings_with_overrides(a.common);
   if (a.t_T > 0) s.repaint.t_T = a.t_T;
   if (a.jump_length > 0) s.repaint.jump_length = a.jump_length;
@@ -51,13 +53,16 @@ int run(const InpaintArgs& a) {
   for (std::int64_t b = 0; b < a.batch; ++b) gt_values.insert(gt_values.end(), one.begin(), one.end());
   const Tensor gt = Tensor::from_f32({a.batch, is[1], is[2], is[3]}, gt_values);
 
-  const runtime::SessionOptions options = runtime::session_options_from_flags(a.common.threads, a.common.provider);
-  runtime::Session session(a.common.model, options);
-  const d::DenoiseFn model = d::session_denoiser(session);
+  runtime::Session session(a.common.model, session_options);
 
   const std::unique_ptr<d::NoiseSource> noise = d::make_noise_source(a.common.seed, a.common.noise_npz);
   d::ProgressBar bar(a.common.quiet ? nullptr : stderr, "repaint");
-  const Tensor result = d::sample_repaint(process, model, gt, mask, *noise, s.repaint, s.sampler, bar.callback());
+  const Tensor result =
+      loop.on_device
+          ? d::sample_repaint_on_device(process, session, gt, mask, *noise, s.repaint, s.sampler, loop.options,
+                                        bar.callback())
+          : d::sample_repaint(process, d::session_denoiser(session), gt, mask, *noise, s.repaint, s.sampler,
+                              bar.callback());
   bar.finish();
   // OUT.png gets the 8-bit image (OUT_001.png ... for the further batch items); anything else
   // is an npz holding the [-1, 1] values.
@@ -80,9 +85,10 @@ int run(const InpaintArgs& a) {
     }
   }
   const auto counts = d::count_repaint_steps(d::repaint_times(s.repaint));
-  std::fprintf(stderr, "inpainted %lld image(s) %s: %zu model calls, %zu undo steps -> %s\n",
+  std::fprintf(stderr, "inpainted %lld image(s) %s: %zu model calls, %zu undo steps (%s loop on %s) -> %s\n",
                static_cast<long long>(a.batch), shape_string(gt.shape()).c_str(), counts.model_calls,
-               counts.undo_steps, a.output.c_str());
+               counts.undo_steps, loop.on_device ? "device" : "host", a.common.device.provider.c_str(),
+               a.output.c_str());
   return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "command.hpp"
+#include "provider_flags.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
 #include "medport/export/open_model.hpp"
@@ -17,12 +18,12 @@ struct RunArgs {
   std::string inputs;
   std::string output;
   int threads = 0;
-  std::string provider = "cpu";
+  medport::cli::ProviderFlags device;
 };
 
 int run(const RunArgs& args) {
   using namespace medport;
-  const runtime::SessionOptions options = runtime::session_options_from_flags(args.threads, args.provider);
+  const runtime::SessionOptions options = cli::session_options(args.device, args.threads);
 
   const auto arrays = ckpt::read_npz(args.inputs);
   const exporters::OpenedModel model = exporters::open_model(args.model, options);
@@ -36,8 +37,9 @@ int run(const RunArgs& args) {
     named.emplace_back(out.name, out.tensor);
   }
   ckpt::write_npz(args.output, named);
-  std::fprintf(stderr, "ran %s (%s) on %s (%s, %.1f ms) -> %s\n", args.model.c_str(), model.format().c_str(),
-               args.inputs.c_str(), args.provider.c_str(), ms, args.output.c_str());
+  std::fprintf(stderr, "ran %s (%s) on %s (%s, %.1f ms) -> %s
+", args.model.c_str(), model.format().c_str(),
+               args.inputs.c_str(), args.device.provider.c_str(), ms, args.output.c_str());
   return 0;
 }
 
@@ -48,7 +50,7 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--inputs", args->inputs, "npz with one array per model input, named like the inputs")->required();
   cmd->add_option("-o,--output", args->output, "npz receiving every model output")->required();
   cmd->add_option("--threads", args->threads, "intra-op threads (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--provider", args->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
+  medport::cli::add_provider_flags(*cmd, args->device);
   return [args] { return run(*args); };
 }
 

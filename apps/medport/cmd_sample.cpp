@@ -42,6 +42,8 @@ SampleArgs resolve_short_form(SampleArgs a) {
 int run(const SampleArgs& args) {
   using namespace medport;
   const SampleArgs a = resolve_short_form(args);
+  const cli::LoopChoice loop = cli::loop_choice(a.common);
+  const runtime::SessionOptions session_options = cli::unet_session_options(a.common);  // checks CUDA first
   namespace d = medport::diffusion;
   d::DiffusionSettings s = cli::settings_with_overrides(a.common);
   if (a.no_clip) s.sampler.clip_denoised = false;
@@ -57,16 +59,21 @@ int run(const SampleArgs& args) {
   if (!a.images.empty()) check_output_folder_writable(a.images);
   const d::DiffusionProcess process = d::make_diffusion_process(s.schedule, s.diffusion_steps, s.respacing);
 
-  const runtime::SessionOptions options = runtime::session_options_from_flags(a.common.threads, a.common.provider);
-  runtime::Session session(a.common.model, options);
-  const d::DenoiseFn model = d::session_denoiser(session);
+  runtime::Session session(a.common.model, session_options);
 
   const std::unique_ptr<d::NoiseSource> noise = d::make_noise_source(a.common.seed, a.common.noise_npz);
   d::ProgressBar bar(a.common.quiet ? nullptr : stderr, a.sampler);
   const Shape shape{a.batch, s.in_channels, size, size};
-  const Tensor samples = a.sampler == "ddim"
-                             ? d::sample_ddim(process, model, shape, *noise, a.eta, s.sampler, bar.callback())
-                             : d::sample_ddpm(process, model, shape, *noise, s.sampler, bar.callback());
+  Tensor samples;
+  if (loop.on_device) {
+    samples = a.sampler == "ddim"
+                  ? d::sample_ddim_on_device(process, session, shape, *noise, a.eta, s.sampler, loop.options, bar.callback())
+                  : d::sample_ddpm_on_device(process, session, shape, *noise, s.sampler, loop.options, bar.callback());
+  } else {
+    const d::DenoiseFn model = d::session_denoiser(session);
+    samples = a.sampler == "ddim" ? d::sample_ddim(process, model, shape, *noise, a.eta, s.sampler, bar.callback())
+                                  : d::sample_ddpm(process, model, shape, *noise, s.sampler, bar.callback());
+  }
   bar.finish();
   ckpt::write_npz(a.output, {{"samples", samples}});
   if (!a.images.empty()) {
@@ -77,9 +84,10 @@ int run(const SampleArgs& args) {
       d::write_png(std::filesystem::path(a.images) / name, samples, i);
     }
   }
-  std::fprintf(stderr, "%lld sample(s) %s, %d steps (%s, respacing %s) -> %s\n", static_cast<long long>(a.batch),
-               shape_string(shape).c_str(), process.num_steps(), std::string(d::noise_schedule_name(s.schedule)).c_str(),
-               s.respacing.c_str(), a.output.c_str());
+  std::fprintf(stderr, "%lld sample(s) %s, %d steps (%s, respacing %s, %s loop on %s) -> %s\n",
+               static_cast<long long>(a.batch), shape_string(shape).c_str(), process.num_steps(),
+               std::string(d::noise_schedule_name(s.schedule)).c_str(), s.respacing.c_str(),
+               loop.on_device ? "device" : "host", a.common.device.provider.c_str(), a.output.c_str());
   return 0;
 }
 

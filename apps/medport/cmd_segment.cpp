@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "command.hpp"
+#include "provider_flags.hpp"
 #include "dicom_flags.hpp"
 #include "segment_fhir.hpp"
 #include "medport/error.hpp"
@@ -42,11 +43,12 @@ struct SegmentArgs {
   bool overwrite = false;
   bool fp16_gaussian = false;
   bool no_overlap = false;
+  bool cuda_graph = false;
   double alpha = 0.45;
   int threads = 0;
   int workers = 1;
   int tile_batch = 1;
-  std::string provider = "cpu";
+  medport::cli::ProviderFlags device;
   std::string shard;
   std::string fhir;
   bool dicom_seg = false;
@@ -78,7 +80,10 @@ void check_inputs(const std::vector<fs::path>& inputs, bool preprocessed, const 
 int run(const SegmentArgs& args) {
   using namespace medport;
   using Clock = std::chrono::steady_clock;
-  const runtime::SessionOptions session_options = runtime::session_options_from_flags(args.threads, args.provider);
+  if (args.cuda_graph && (args.device.provider != "cuda" || args.workers != 1))
+    throw UsageError("--cuda-graph needs --provider cuda and --workers 1");
+  runtime::SessionOptions session_options = cli::session_options(args.device, args.threads);
+  session_options.cuda.cuda_graph = args.cuda_graph;
 
   std::vector<segment::LoadedModel> models;
   models.push_back(segment::load_model(args.model, session_options));
@@ -205,6 +210,8 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_flag("--contours", args->contours, "overlay draws label outlines instead of filled regions");
   cmd->add_option("--alpha", args->alpha, "overlay fill opacity")->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--overwrite", args->overwrite, "redo cases whose summary already exists");
+  cmd->add_flag("--cuda-graph", args->cuda_graph,
+                "replay each network call as a CUDA graph (--provider cuda; tiles through fixed device buffers)");
   cmd->add_flag("--no-overlap", args->no_overlap,
                 "run each case's read, network and write in a row (default: the next case is read and the "
                 "previous one written while a case is in the network)");
@@ -213,7 +220,7 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--threads", args->threads, "intra-op threads per Run (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--workers", args->workers, "Run calls in flight at once, sharing one session")->check(CLI::Range(1, 64));
   cmd->add_option("--tile-batch", args->tile_batch, "network inputs (tiles x mirror variants) per Run call")->check(CLI::Range(1, 256));
-  cmd->add_option("--provider", args->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
+  medport::cli::add_provider_flags(*cmd, args->device);
   cmd->add_option("--shard", args->shard,
                   "process only shard I of N (I/N, 0 <= I < N): the cases whose name hashes (FNV-1a) to I mod N");
   cmd->add_flag("--dicom-seg", args->dicom_seg,

@@ -4,13 +4,15 @@
 #include <memory>
 
 #include "command.hpp"
+#include "provider_flags.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/run.hpp"
 
 namespace {
 
 struct VerifyArgs {
-  std::string model, reference, provider = "cpu";
+  std::string model, reference;
+  medport::cli::ProviderFlags device;
   std::vector<std::string> maps;
   int threads = 0;
   medport::pipelines::VerifyOptions options;
@@ -26,7 +28,7 @@ int run(VerifyArgs& args) {
       throw UsageError("--map takes REFERENCE_NAME=MODEL_NAME, got '" + m + "'");
     args.options.rename[m.substr(0, eq)] = m.substr(eq + 1);
   }
-  args.options.session = runtime::session_options_from_flags(args.threads, args.provider);
+  args.options.session = cli::session_options(args.device, args.threads);
   const auto report = pipelines::verify_model(args.model, args.reference, args.options);
   std::printf("%-24s %-18s %12s %12s %9s  %s\n", "output", "shape", "max abs err", "max rel err", "argmax", "result");
   for (const auto& c : report.outputs) {
@@ -54,7 +56,7 @@ medport::cli::Runner setup(CLI::App& root) {
   cmd->add_option("--atol", args->options.atol, "absolute tolerance (default 1e-4)");
   cmd->add_option("--map", args->maps, "REFERENCE_NAME=MODEL_NAME for arrays named otherwise (repeatable)");
   cmd->add_option("--threads", args->threads, "intra-op threads (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--provider", args->provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
+  medport::cli::add_provider_flags(*cmd, args->device);
   return [args] { return run(*args); };
 }
 

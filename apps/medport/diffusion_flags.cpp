@@ -15,7 +15,16 @@ void add_diffusion_flags(CLI::App& cmd, DiffusionFlags& f, const std::string& re
   cmd.add_option("--respacing", f.respacing, respacing_help);
   cmd.add_option("--variance", f.variance, "learned_range | fixed_small | fixed_large");
   cmd.add_option("--threads", f.threads, "intra-op threads (0: ONNX Runtime default)")->check(CLI::NonNegativeNumber);
-  cmd.add_option("--provider", f.provider, "execution provider")->check(CLI::IsMember({"cpu", "cuda"}));
+  add_provider_flags(cmd, f.device);
+  auto* device_loop = cmd.add_flag("--device-loop", f.device_loop,
+                                   "run the sampling loop on the UNet's device: only the final image leaves it "
+                                   "(default with --provider cuda)");
+  cmd.add_flag("--host-loop", f.host_loop, "run the sampling loop on the host (default with --provider cpu)")
+      ->excludes(device_loop);
+  cmd.add_flag("--cuda-graph", f.cuda_graph,
+               "replay the UNet calls as CUDA graphs (--provider cuda with the device loop; fixed shapes)");
+  cmd.add_option("--noise-block", f.noise_block, "device loop: Gaussian draws uploaded at once")
+      ->check(CLI::Range(2, 4096));
   cmd.add_flag("-q,--quiet", f.quiet, "no progress bar");
 }
 
@@ -31,6 +40,22 @@ void check_generation_size(std::int64_t batch, std::int64_t channels, std::int64
     throw UsageError(std::to_string(batch) + " image(s) of " + std::to_string(channels) + " x " + std::to_string(height) +
                      " x " + std::to_string(width) + " are more than the 2^24 values medport generates at once; "
                      "use a smaller --batch or size");
+}
+
+LoopChoice loop_choice(const DiffusionFlags& f) {
+  LoopChoice choice;
+  choice.on_device = f.device_loop || (!f.host_loop && f.device.provider == "cuda");
+  if (f.cuda_graph && !(choice.on_device && f.device.provider == "cuda"))
+    throw UsageError("--cuda-graph needs --provider cuda and the device loop");
+  choice.options.noise_block = f.noise_block;
+  choice.options.cuda_graphs = f.cuda_graph;
+  return choice;
+}
+
+runtime::SessionOptions unet_session_options(const DiffusionFlags& f) {
+  runtime::SessionOptions options = session_options(f.device, f.threads);
+  options.cuda.cuda_graph = f.cuda_graph;
+  return options;
 }
 
 diffusion::DiffusionSettings settings_with_overrides(const DiffusionFlags& f) {

@@ -6,19 +6,15 @@
 #include <map>
 
 #include "medport/error.hpp"
+#include "sampler_common.hpp"
 
 namespace medport::diffusion {
 namespace {
 
-std::size_t checked_numel(const Shape& shape) {
-  if (shape.size() != 4) throw UsageError("diffusion samples must be [N, C, H, W], got " + shape_string(shape));
-  for (const std::int64_t d : shape) {
-    if (d < 1 || d > (std::int64_t{1} << 20)) throw UsageError("invalid sample shape " + shape_string(shape));
-  }
-  const std::int64_t numel = shape_numel(shape);
-  if (numel > (std::int64_t{1} << 31)) throw UsageError("sample shape " + shape_string(shape) + " is too large");
-  return static_cast<std::size_t>(numel);
-}
+using detail::check_process;
+using detail::checked_numel;
+using detail::StepConstants;
+using detail::step_constants;
 
 Tensor timesteps_tensor(std::int64_t model_t, std::int64_t batch) {
   std::vector<std::int64_t> values(static_cast<std::size_t>(batch), model_t);
@@ -26,31 +22,6 @@ Tensor timesteps_tensor(std::int64_t model_t, std::int64_t batch) {
 }
 
 Tensor as_tensor(const Shape& shape, std::span<const float> values) { return Tensor::from_f32(shape, values); }
-
-// The process tables at one step, cast to float32 as upstream's _extract_into_tensor does.
-struct StepConstants {
-  float sqrt_recip = 0, sqrt_recipm1 = 0, coef1 = 0, coef2 = 0;
-  float log_max = 0, log_min = 0;  // learned range bounds
-  float fixed_log_variance = 0;
-};
-
-StepConstants step_constants(const DiffusionProcess& p, int t, VarianceType variance) {
-  const auto k = static_cast<std::size_t>(t);
-  StepConstants c;
-  c.sqrt_recip = static_cast<float>(p.sqrt_recip_alphas_cumprod[k]);
-  c.sqrt_recipm1 = static_cast<float>(p.sqrt_recipm1_alphas_cumprod[k]);
-  c.coef1 = static_cast<float>(p.posterior_mean_coef1[k]);
-  c.coef2 = static_cast<float>(p.posterior_mean_coef2[k]);
-  c.log_max = static_cast<float>(std::log(p.betas[k]));
-  c.log_min = static_cast<float>(p.posterior_log_variance_clipped[k]);
-  if (variance == VarianceType::FixedSmall) {
-    c.fixed_log_variance = c.log_min;
-  } else if (variance == VarianceType::FixedLarge) {
-    const double v = (k == 0 && p.num_steps() > 1) ? p.posterior_variance[1] : p.betas[k];
-    c.fixed_log_variance = static_cast<float>(std::log(v));
-  }
-  return c;
-}
 
 // Runs the model and splits its output: eps (and v for the learned range), checked against x.
 class ModelStep {
@@ -61,8 +32,7 @@ class ModelStep {
   // Returns the raw output; eps of image n channel c at out[(n * out_c + c) * hw + i].
   const std::vector<float>& run(std::span<const float> x, std::int64_t model_t) {
     const Tensor out = model_(as_tensor(shape_, x), timesteps_tensor(model_t, shape_[0]));
-    const std::int64_t expected_c = options_.variance == VarianceType::LearnedRange ? 2 * shape_[1] : shape_[1];
-    const Shape expected{shape_[0], expected_c, shape_[2], shape_[3]};
+    const Shape expected{shape_[0], detail::model_out_channels(shape_, options_), shape_[2], shape_[3]};
     if (out.shape() != expected) {
       throw InputError("denoising model", "output shape " + shape_string(out.shape()) + ", expected " +
                                               shape_string(expected));
@@ -76,9 +46,7 @@ class ModelStep {
     return output_;
   }
 
-  std::size_t out_channels() const {
-    return static_cast<std::size_t>(options_.variance == VarianceType::LearnedRange ? 2 * shape_[1] : shape_[1]);
-  }
+  std::size_t out_channels() const { return static_cast<std::size_t>(detail::model_out_channels(shape_, options_)); }
 
  private:
   const DenoiseFn& model_;
@@ -146,14 +114,6 @@ void notify(const StepCallback& on_step, std::size_t index, std::size_t total, i
   if (on_step) on_step(StepInfo{index, total, t, undo, x});
 }
 
-void check_process(const DiffusionProcess& process) {
-  const std::size_t n = process.betas.size();
-  if (n == 0 || process.timestep_map.size() != n || process.alphas_cumprod.size() != n ||
-      process.sqrt_recip_alphas_cumprod.size() != n || process.posterior_log_variance_clipped.size() != n) {
-    throw UsageError("incomplete diffusion process tables");
-  }
-}
-
 }  // namespace
 
 Tensor sample_ddpm(const DiffusionProcess& process, const DenoiseFn& model, const Shape& shape, NoiseSource& noise,
@@ -191,17 +151,11 @@ Tensor sample_ddim(const DiffusionProcess& process, const DenoiseFn& model, cons
     const StepConstants c = step_constants(process, t, options.variance);
     const std::vector<float>& out = step.run(x, process.timestep_map[k]);
     predict_x0(L, c, x, out, step.out_channels(), options.clip_denoised, x0);
-    const auto abar = static_cast<float>(process.alphas_cumprod[k]);
-    const auto abar_prev = static_cast<float>(process.alphas_cumprod_prev[k]);
-    const float sigma = static_cast<float>(eta) * std::sqrt((1.0f - abar_prev) / (1.0f - abar)) *
-                        std::sqrt(1.0f - abar / abar_prev);
-    const float sqrt_abar_prev = std::sqrt(abar_prev);
-    const float eps_scale = std::sqrt(1.0f - abar_prev - sigma * sigma);
-    const float noise_scale = t != 0 ? sigma : 0.0f;
+    const detail::DdimConstants d = detail::ddim_constants(process, t, eta);
     noise.fill(z);
     for (std::size_t i = 0; i < numel; ++i) {
       const float eps = (c.sqrt_recip * x[i] - x0[i]) / c.sqrt_recipm1;
-      x[i] = x0[i] * sqrt_abar_prev + eps_scale * eps + noise_scale * z[i];
+      x[i] = x0[i] * d.sqrt_abar_prev + d.eps_scale * eps + d.noise_scale * z[i];
     }
     notify(on_step, total - 1 - k, total, t, false, x);
   }
@@ -283,22 +237,8 @@ Tensor sample_repaint(const DiffusionProcess& process, const DenoiseFn& model, c
                      std::to_string(process.num_steps()) + " steps of the process");
   }
   const Layout L(shape);
-  const Shape& ms = keep_mask.shape();
-  if (ms.size() != 4 || (ms[0] != shape[0] && ms[0] != 1) || (ms[1] != shape[1] && ms[1] != 1) ||
-      ms[2] != shape[2] || ms[3] != shape[3]) {
-    throw InputError("keep mask", "shape " + shape_string(ms) + " does not broadcast to the image shape " +
-                                      shape_string(shape));
-  }
   const std::vector<float> gt_values = gt.to_f32();
-  const std::vector<float> mask_small = keep_mask.to_f32();
-  std::vector<float> mask(numel);
-  for (std::size_t n = 0; n < L.batch; ++n) {
-    for (std::size_t ch = 0; ch < L.channels; ++ch) {
-      const std::size_t src = ((ms[0] == 1 ? 0 : n) * static_cast<std::size_t>(ms[1]) + (ms[1] == 1 ? 0 : ch)) * L.plane;
-      std::copy_n(mask_small.begin() + static_cast<std::ptrdiff_t>(src), L.plane,
-                  mask.begin() + static_cast<std::ptrdiff_t>((n * L.channels + ch) * L.plane));
-    }
-  }
+  const std::vector<float> mask = detail::expand_keep_mask(keep_mask, shape);
 
   const std::vector<int> times = repaint_times(schedule);
   std::vector<float> x(numel), z(numel), z_gt(numel), x0;
@@ -315,11 +255,9 @@ Tensor sample_repaint(const DiffusionProcess& process, const DenoiseFn& model, c
       if (have_x0) {
         // Known region re-noised to level t (same step as the model input), unknown kept.
         noise.fill(z_gt);
-        const float abar = static_cast<float>(process.alphas_cumprod[k]);
-        const float gt_weight = std::sqrt(abar);
-        const float noise_weight = std::sqrt(1.0f - abar);
+        const detail::MergeConstants m = detail::merge_constants(process, t_last);
         for (std::size_t j = 0; j < numel; ++j) {
-          const float noised_gt = gt_weight * gt_values[j] + noise_weight * z_gt[j];
+          const float noised_gt = m.gt_weight * gt_values[j] + m.noise_weight * z_gt[j];
           x[j] = mask[j] * noised_gt + (1.0f - mask[j]) * x[j];
         }
       }
@@ -331,11 +269,9 @@ Tensor sample_repaint(const DiffusionProcess& process, const DenoiseFn& model, c
       notify(on_step, i, total, t_last, false, x);
     } else {
       // Undo: forward-diffuse one step, x <- sqrt(1 - beta) x + sqrt(beta) z at t_last + 1.
-      const auto beta = static_cast<float>(process.betas[static_cast<std::size_t>(t_last + 1)]);
-      const float keep = std::sqrt(1.0f - beta);
-      const float add = std::sqrt(beta);
+      const detail::UndoConstants u = detail::undo_constants(process, t_last);
       noise.fill(z);
-      for (std::size_t j = 0; j < numel; ++j) x[j] = keep * x[j] + add * z[j];
+      for (std::size_t j = 0; j < numel; ++j) x[j] = u.keep * x[j] + u.add * z[j];
       notify(on_step, i, total, t_last, true, x);
     }
   }

@@ -125,7 +125,8 @@ FewshotPipeline::FewshotPipeline(FewshotRequest request, std::shared_ptr<const I
     m.supports = supports->description;
   }
   m.model = model ? std::move(model)
-                  : std::make_shared<const IrisModel>(model_dir, runtime::session_options_from_flags(s.threads, "cpu"));
+                  : std::make_shared<const IrisModel>(
+                        model_dir, runtime::session_options_from_flags(s.threads, s.provider, s.device));
   m.runner = std::make_unique<StrategyRunner>(*m.model, s, model_dir, m.classes, std::move(supports));
 }
 

@@ -6,15 +6,39 @@
 #include <cmath>
 #include <condition_variable>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "medport/error.hpp"
+#include "medport/runtime/fixed_batch.hpp"
 #include "medport/util/file_io.hpp"
 #include "tile_copy.hpp"
 
 namespace medport::segment {
+
+class FixedTileRunners {
+ public:
+  // Worker `worker`'s runner for inputs of `full_shape` (created on first use; CUDA graph id
+  // worker + 1). Runners of other shapes are replaced.
+  runtime::FixedBatchRunner& for_worker(const LoadedModel& model, int worker, const Shape& full_shape) {
+    std::lock_guard lock(mutex_);
+    auto& slot = runners_[worker];
+    if (!slot || shapes_[worker] != full_shape) {
+      slot = std::make_unique<runtime::FixedBatchRunner>(*model.session, model.info.input_name, model.info.output_name,
+                                                         full_shape, worker + 1);
+      shapes_[worker] = full_shape;
+    }
+    return *slot;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<int, std::unique_ptr<runtime::FixedBatchRunner>> runners_;
+  std::map<int, Shape> shapes_;
+};
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -105,18 +129,18 @@ class WindowRun {
     failed_ = false;
     const int workers = static_cast<int>(std::clamp<std::int64_t>(options_.workers, 1, n_units_));
     std::vector<std::thread> threads;
-    for (int w = 1; w < workers; ++w) threads.emplace_back([this] { worker(); });
-    worker();
+    for (int w = 1; w < workers; ++w) threads.emplace_back([this, w] { worker(w); });
+    worker(0);
     for (auto& t : threads) t.join();
     if (failure_) std::rethrow_exception(failure_);
   }
 
-  void worker() {
+  void worker(int index) {
     try {
       for (;;) {
         const std::int64_t unit = next_unit_.fetch_add(1);
         if (unit >= n_units_ || failed_) return;
-        auto predictions = predict_unit(unit);
+        auto predictions = predict_unit(unit, index);
         std::unique_lock lock(commit_mutex_);
         commit_cv_.wait(lock, [&] { return next_commit_ == unit || failed_; });
         if (failed_) return;
@@ -138,7 +162,7 @@ class WindowRun {
   }
 
   // Mirror-averaged logits (K x patch) of each tile of the unit.
-  std::vector<std::vector<float>> predict_unit(std::int64_t unit) {
+  std::vector<std::vector<float>> predict_unit(std::int64_t unit, int worker) {
     const auto [first, last] = unit_tiles(unit);
     const std::int64_t classes = info_.output_channels;
     const std::int64_t channels = info_.input_channels;
@@ -166,9 +190,8 @@ class WindowRun {
                                 Tensor(std::make_shared<const Storage>(DType::F32, std::move(bytes)), 0, input_shape,
                                        contiguous_strides(input_shape))};
       const auto run_start = Clock::now();
-      const auto outputs = model_.session->run({feed});
+      const Tensor logits = run_network(feed, worker, batch);
       const double run_ms = ms_since(run_start);
-      const Tensor& logits = select_output(outputs);
       Shape expected{count, classes};
       expected.insert(expected.end(), info_.patch_size.begin(), info_.patch_size.end());
       if (logits.dtype() != DType::F32 || logits.shape() != expected)
@@ -200,6 +223,18 @@ class WindowRun {
         for (float& v : sum) v /= divisor;
     }
     return sums;
+  }
+
+  // The network on one batch of inputs: a plain run, or the worker's fixed buffers.
+  Tensor run_network(const runtime::NamedTensor& feed, int worker, std::int64_t batch) {
+    const runtime::SessionOptions& so = model_.session->options();
+    if (options_.fixed_buffers || (so.provider == runtime::Provider::Cuda && so.cuda.cuda_graph)) {
+      if (!model_.fixed_tiles) throw UsageError("fixed tile buffers need a model made by segment::load_model");
+      Shape full = feed.tensor.shape();
+      full[0] = batch;
+      return model_.fixed_tiles->for_worker(model_, worker, full).run(feed.tensor);
+    }
+    return select_output(model_.session->run({feed}));
   }
 
   const Tensor& select_output(const std::vector<runtime::NamedTensor>& outputs) const {
@@ -249,6 +284,7 @@ LoadedModel load_model(const std::filesystem::path& onnx_path, const runtime::Se
   model.info = load_model_info(onnx_path);
   model.session = std::make_shared<const runtime::Session>(onnx_path, options);
   model.onnx_sha256 = sha256_hex(read_file(onnx_path));
+  model.fixed_tiles = std::make_shared<FixedTileRunners>();
   const auto& inputs = model.session->input_names();
   if (std::find(inputs.begin(), inputs.end(), model.info.input_name) == inputs.end())
     throw InputError(onnx_path.string(), "the model has no input named '" + model.info.input_name + "' (see its sidecar)");

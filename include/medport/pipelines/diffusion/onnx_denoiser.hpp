@@ -7,5 +7,7 @@
 namespace medport::diffusion {
 
 DenoiseFn session_denoiser(const runtime::Session& session);
+// Throws InputError unless the session has inputs "x" and "t" and an output.
+void require_unet_session(const runtime::Session& session);
 
 }  // namespace medport::diffusion

@@ -47,6 +47,8 @@ struct FewshotSettings {
   QualityOptions quality;
   OutputSettings output;
   int threads = 0;
+  std::string provider = "cpu";  // execution provider of every IRIS session: cpu | cuda
+  int device = 0;                // CUDA device index
   dicom::Selection dicom;             // DICOM inputs (images and masks): series and frames to read
 };
 

@@ -18,11 +18,16 @@
 
 namespace medport::segment {
 
+// Each worker's fixed device buffers for one model's tiles (PredictorOptions::fixed_buffers).
+class FixedTileRunners;
+
 // A loaded model: its ONNX Runtime session (shared by the worker threads) and sidecar.
 struct LoadedModel {
   std::shared_ptr<const runtime::Session> session;
   ModelInfo info;
   std::string onnx_sha256;
+  // Kept with the model so that CUDA graphs captured on one case replay on the next.
+  std::shared_ptr<FixedTileRunners> fixed_tiles;
 };
 LoadedModel load_model(const std::filesystem::path& onnx_path, const runtime::SessionOptions& options);
 
@@ -39,6 +44,11 @@ struct PredictorOptions {
   std::optional<double> tile_step_size;  // default: the sidecar's (0.5)
   int tile_batch = 1;  // network inputs per Run call (tiles x mirror variants)
   int workers = 1;     // Run calls in flight at once, sharing the session
+  // Tiles go through fixed device buffers, one set per worker and model, kept across cases: with
+  // a CUDA session made with CudaOptions::cuda_graph each worker's call is captured once and
+  // replayed (the last, partial batch of a unit is zero-padded to tile_batch). On by itself when
+  // the sessions have CUDA graphs; settable for the CPU provider (same results, for tests).
+  bool fixed_buffers = false;
   ProgressCallback progress;
 };
 
