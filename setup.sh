@@ -29,7 +29,7 @@ APT_PACKAGES=(
   libopencv-dev libonnx-dev libprotobuf-dev protobuf-compiler libzip-dev zlib1g-dev libssl-dev
   libniftiio-dev libnifti2-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev clang
-  python3 python3-numpy python3-onnx python3-torch python3-scipy python3-skimage python3-venv python3-pip
+  python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-scipy ffmpeg python3-skimage python3-venv python3-pip
 )
 
 install_packages() {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "medport/checkpoint/npy.hpp"
-#include "medport/models/converter.hpp"
+#include "medport/pipelines/convert.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
 #include "medport/pipelines/fewshot/tuning.hpp"
 
@@ -67,11 +67,11 @@ int main(int argc, char** argv) {
   const Tensor support = ref.read("support_image"), masks = ref.read("support_masks"), query = ref.read("query_image");
 
   auto start = Clock::now();
-  models::ConvertRequest request;
+  pipelines::ConvertRequest request;
   request.source = argv[1];
-  request.config = argv[2];
+  request.options.config = argv[2];
   request.output = argv[4];
-  models::convert(request);
+  pipelines::convert(request);
   const double convert_s = since_ms(start) / 1e3;
 
   start = Clock::now();

@@ -49,7 +49,7 @@ TEST(CliConvert, ModelFolderToOnnxAndSidecar) {
   const auto out = tmp / "camus.onnx";
   const auto r = run_medport({"convert", dir.string(), "-o", out.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
-  EXPECT_TRUE(contains(r.out, "family:        nnunet-v2")) << r.out;
+  EXPECT_TRUE(contains(r.out, "family:        nnunet")) << r.out;
   EXPECT_TRUE(contains(r.out, "network:       PlainConvUNet")) << r.out;
   EXPECT_TRUE(contains(r.out, "stages: 7")) << r.out;
   EXPECT_TRUE(contains(r.out, "weights used:  344/344 tensors (100.0%)")) << r.out;
@@ -65,9 +65,15 @@ TEST(CliConvert, ModelFolderToOnnxAndSidecar) {
     nt::expect_fp32_parity(got.at(0).tensor, ref.read(std::string("logits_") + i), std::string("logits_") + i);
   }
 
-  const auto s = medport::testing::read_json(tmp / "camus.medport.json");
-  EXPECT_EQ(s["family"], "nnunet-v2");
-  EXPECT_EQ(s["network_class"], "PlainConvUNet");
+  const auto sidecar = medport::testing::read_json(tmp / "camus.medport.json");
+  EXPECT_EQ(sidecar["schema"], "medport.sidecar");
+  EXPECT_EQ(sidecar["schema_version"], 2);
+  EXPECT_EQ(sidecar["family"], "nnunet");
+  EXPECT_EQ(sidecar["variant"], "PlainConvUNet");
+  EXPECT_EQ(sidecar["format"], "onnx");
+  EXPECT_EQ(sidecar["graphs"][0]["file"], "camus.onnx");
+  EXPECT_EQ(sidecar["graphs"][0]["inputs"][0]["shape"], nlohmann::json::array({"batch", 1, "spatial0", "spatial1"}));
+  const auto& s = sidecar["nnunet"];
   EXPECT_EQ(s["model"]["input_name"], "input");
   EXPECT_EQ(s["model"]["output_names"], nlohmann::json::array({"logits"}));
   EXPECT_EQ(s["model"]["stride_product"], nlohmann::json::array({64, 64}));
@@ -91,6 +97,7 @@ TEST(CliConvert, ModelFolderToOnnxAndSidecar) {
   const fs::path ckpt_path = dir / "fold_0" / "checkpoint_final.pth";
   if (nt::torch_available()) {
     EXPECT_EQ(s["source"]["checkpoint_sha256"], sha256_by_python(ckpt_path));
+    EXPECT_EQ(sidecar["checkpoint"]["sha256"], sha256_by_python(ckpt_path));
   }
   EXPECT_EQ(s["source"]["checkpoint_sha256"].get<std::string>().size(), 64u);
 }
@@ -114,7 +121,7 @@ TEST(CliConvert, FoldFolderPthAndDeepSupervision) {
   for (std::size_t j = 0; j < outs.size(); ++j)
     nt::expect_fp32_parity(outs[j].tensor, ref.read("deep_supervision_" + std::to_string(j)),
                            "deep_supervision_" + std::to_string(j));
-  const auto s = medport::testing::read_json(tmp / "b.medport.json");
+  const auto s = medport::testing::read_json(tmp / "b.medport.json")["nnunet"];
   EXPECT_EQ(s["model"]["deep_supervision"], true);
   EXPECT_EQ(s["inference"]["allowed_mirroring_axes"], nlohmann::json::array({0, 1, 2}));
   EXPECT_EQ(s["preprocessing"]["spacing"], nlohmann::json::array({3.0, 0.8, 0.8}));
@@ -134,7 +141,7 @@ TEST(CliConvert, LonePthDetectedByTensorNames) {
   runtime::Session session(tmp / "m.onnx");
   const auto ref = ckpt::NpzFile::open(forward);
   nt::expect_fp32_parity(session.run({{"input", ref.read("input_0")}}).at(0).tensor, ref.read("logits_0"), "logits_0");
-  const auto s = medport::testing::read_json(tmp / "m.medport.json");
+  const auto s = medport::testing::read_json(tmp / "m.medport.json")["nnunet"];
   EXPECT_EQ(s["source"]["plans_from"], "checkpoint init_args");
   EXPECT_EQ(s["source"]["fold"], 0);  // init_args.fold
   EXPECT_EQ(s["labels"]["labels"]["MYO"], 2);
@@ -153,7 +160,7 @@ TEST(CliConvert, Fp16) {
   const auto out = session.run({{"input", ref.read("input_1")}});
   EXPECT_EQ(out.at(0).tensor.dtype(), DType::F32);
   nt::expect_fp16_parity(out.at(0).tensor, ref.read("logits_1"), "fp16 logits_1");
-  EXPECT_EQ(medport::testing::read_json(tmp / "h.medport.json")["model"]["fp16"], true);
+  EXPECT_EQ(medport::testing::read_json(tmp / "h.medport.json")["nnunet"]["model"]["fp16"], true);
 }
 
 TEST(CliConvert, SeveralFoldsNeedFold) {
@@ -167,7 +174,7 @@ TEST(CliConvert, SeveralFoldsNeedFold) {
   const auto ok = run_medport({"convert", model.string(), "-o", (tmp / "x.onnx").string(), "--fold", "3"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_TRUE(contains(ok.out, "fold_3")) << ok.out;
-  EXPECT_EQ(medport::testing::read_json(tmp / "x.medport.json")["source"]["fold"], 3);
+  EXPECT_EQ(medport::testing::read_json(tmp / "x.medport.json")["nnunet"]["source"]["fold"], 3);
   const auto missing = run_medport({"convert", model.string(), "-o", (tmp / "y.onnx").string(), "--fold", "2"});
   EXPECT_EQ(missing.exit_code, 3);
   EXPECT_TRUE(contains(missing.err, "no fold_2")) << missing.err;

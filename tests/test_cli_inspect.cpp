@@ -56,22 +56,24 @@ TEST(CliInspect, EveryFixtureCheckpointMatchesItsManifest) {
 }
 
 TEST(CliInspect, DetectsFamiliesOfTheFixtures) {
-  const std::vector<std::pair<std::string, std::string>> cases{
-      {"nnunet/camus2d_small/nnUNetTrainer__nnUNetPlans__2d/fold_0/checkpoint_final.pth", "nnunet_v2_plain"},
-      {"nnunet/resenc3d_small/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_0/checkpoint_final.pth", "nnunet_v2_resenc"},
-      {"diffusion/gd_echogains_small/model.pt", "guided_diffusion_unet"},
-      {"iris/iris_base8/final_model.pt", "iris"},
-      {"iris/iris_base8/checkpoint_iter_000500.pt", "iris"},
-      {"iris/iris_base8/iris_iter_000100.pt", "iris"},
-      {"checkpoints/edge/edge_zip.pt", "unknown"},
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases{
+      {"nnunet/camus2d_small/nnUNetTrainer__nnUNetPlans__2d/fold_0/checkpoint_final.pth", "nnunet", "PlainConvUNet"},
+      {"nnunet/resenc3d_small/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_0/checkpoint_final.pth", "nnunet",
+       "ResidualEncoderUNet"},
+      {"diffusion/gd_echogains_small/model.pt", "guided_diffusion", "UNetModel"},
+      {"iris/iris_base8/final_model.pt", "iris", "IrisModel"},
+      {"iris/iris_base8/checkpoint_iter_000500.pt", "iris", "IrisModel"},
+      {"iris/iris_base8/iris_iter_000100.pt", "iris", "IrisModel"},
+      {"checkpoints/edge/edge_zip.pt", "unknown", ""},
   };
-  for (const auto& [rel, family] : cases) {
+  for (const auto& [rel, family, variant] : cases) {
     const auto path = medport::testing::fixture(rel);
     if (path.empty()) GTEST_SKIP() << "fixture " << rel << " missing";
     const auto r = run_medport({"inspect", "--json", path.string()});
     ASSERT_EQ(r.exit_code, 0) << rel << ": " << r.err;
     const json report = json::parse(r.out);
     EXPECT_EQ(report["family"]["id"], family) << rel;
+    EXPECT_EQ(report["family"]["variant"], variant) << rel;
     EXPECT_FALSE(report["family"]["evidence"].empty()) << rel;
   }
 }

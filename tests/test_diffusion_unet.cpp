@@ -8,6 +8,7 @@
 #include "medport/error.hpp"
 #include "medport/graph/onnx_writer.hpp"
 #include "medport/models/guided_diffusion/convert.hpp"
+#include "medport/pipelines/convert.hpp"
 #include "medport/models/guided_diffusion/unet.hpp"
 #include "medport/util/file_io.hpp"
 #include <nlohmann/json.hpp>
@@ -101,20 +102,21 @@ TEST(GuidedDiffusionUNet, RefusesMismatchedStateDicts) {
 TEST(GuidedDiffusionUNet, ConvertWritesModelAndSidecar) {
   MEDPORT_FIXTURE_OR_SKIP(path, "diffusion/gd_echogains_small/model.pt");
   medport::testing::TempDir dir;
-  medport::models::ConvertRequest request;
+  medport::pipelines::ConvertRequest request;
   request.source = path;
   request.output = dir / "unet.onnx";
-  const auto report = gd::convert_guided_diffusion(request);
-  EXPECT_EQ(report.family, "guided-diffusion");
+  const auto report = medport::pipelines::convert(request);
+  EXPECT_EQ(report.family, "guided_diffusion");
   EXPECT_EQ(report.tensors_used, report.tensors_total);
   ASSERT_TRUE(std::filesystem::exists(dir / "unet.onnx"));
   const auto bytes = medport::read_file(dir / "unet.medport.json");
   const auto sidecar = nlohmann::json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-  EXPECT_EQ(sidecar["family"], "guided_diffusion_unet");
-  EXPECT_EQ(sidecar["unet"]["num_res_blocks"], 3);
-  EXPECT_EQ(sidecar["unet"]["learn_sigma"], true);
-  EXPECT_EQ(sidecar["spatial_multiple"], 32);
-  EXPECT_EQ(sidecar["diffusion"]["noise_schedule"], "linear");
+  EXPECT_EQ(sidecar["family"], "guided_diffusion");
+  const auto& section = sidecar["guided_diffusion"];
+  EXPECT_EQ(section["unet"]["num_res_blocks"], 3);
+  EXPECT_EQ(section["unet"]["learn_sigma"], true);
+  EXPECT_EQ(section["spatial_multiple"], 32);
+  EXPECT_EQ(section["diffusion"]["noise_schedule"], "linear");
   // The written file computes the fixture's forward pass.
   medport::runtime::Session session(dir / "unet.onnx");
   const auto npz = medport::ckpt::NpzFile::open(path.parent_path() / "forward.npz");

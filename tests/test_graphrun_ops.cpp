@@ -102,6 +102,8 @@ TEST(GraphRunOps, ActivationsAndUnaryMathMatchTheirDefinitions) {
   b.output(b.tanh(xv), "tanh");
   b.output(b.silu(xv), "silu");
   b.output(b.gelu(xv), "gelu");
+  b.output(b.hard_sigmoid(xv), "hard_sigmoid");
+  b.output(b.hard_swish(xv), "hard_swish");
   b.output(b.erf(xv), "erf");
   b.output(b.cos(xv), "cos");
   b.output(b.sin(xv), "sin");
@@ -125,6 +127,9 @@ TEST(GraphRunOps, ActivationsAndUnaryMathMatchTheirDefinitions) {
   check("tanh", [](double v) { return std::tanh(v); }, xs);
   check("silu", [](double v) { return v / (1.0 + std::exp(-v)); }, xs);
   check("gelu", [](double v) { return 0.5 * v * (1.0 + std::erf(v / std::numbers::sqrt2)); }, xs, 1e-5f);
+  const auto relu6 = [](double v) { return std::min(std::max(v, 0.0), 6.0); };
+  check("hard_sigmoid", [&](double v) { return relu6(v + 3.0) / 6.0; }, xs);
+  check("hard_swish", [&](double v) { return v * relu6(v + 3.0) / 6.0; }, xs);
   check("erf", [](double v) { return std::erf(v); }, xs);
   check("cos", [](double v) { return std::cos(v); }, xs);
   check("sin", [](double v) { return std::sin(v); }, xs);

@@ -6,7 +6,7 @@
 
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
-#include "medport/models/converter.hpp"
+#include "medport/pipelines/convert.hpp"
 #include "medport/pipelines/fewshot/ensemble.hpp"
 #include "medport/pipelines/fewshot/memory_bank_store.hpp"
 #include "medport/pipelines/fewshot/retrieval.hpp"

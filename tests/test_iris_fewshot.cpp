@@ -7,7 +7,7 @@
 
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
-#include "medport/models/converter.hpp"
+#include "medport/pipelines/convert.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
 #include "iris_model_test.hpp"
 #include "test_support.hpp"

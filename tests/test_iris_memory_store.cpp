@@ -12,7 +12,7 @@
 
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
-#include "medport/models/converter.hpp"
+#include "medport/pipelines/convert.hpp"
 #include "medport/pipelines/fewshot/memory_bank_store.hpp"
 #include "medport/util/file_io.hpp"
 #include "test_support.hpp"
@@ -256,17 +256,17 @@ TEST(IrisMemoryStore, DamagedFilesAreInputErrors) {
 TEST(IrisMemoryStore, SeededFromAConvertedTrainingCheckpoint) {
   MEDPORT_FIXTURE_OR_SKIP(dir, "iris/iris_base8");
   medport::testing::TempDir tmp;
-  medport::models::ConvertRequest request;
+  medport::pipelines::ConvertRequest request;
   request.source = dir / "iris_iter_000100.pt";
   request.output = tmp / "model";
-  medport::models::convert(request);
+  medport::pipelines::convert(request);
   const auto written = medport::ckpt::read_npz(tmp / "model" / "memory_bank.npz");
   ASSERT_FALSE(written.empty());
 
   const auto store = fewshot::MemoryBankStore::from_checkpoint_bank(tmp / "model", tmp / "bank.npz");
   EXPECT_DOUBLE_EQ(
       store.momentum(),
-      medport::testing::read_json(tmp / "model" / "iris.medport.json")["memory_bank"]["momentum"].get<double>());
+      medport::testing::read_json(tmp / "model" / "medport.json")["iris"]["memory_bank"]["momentum"].get<double>());
   const auto c = store.contents();
   EXPECT_EQ(c.bank.class_ids().size(), written.size());
   for (const auto& [name, tensor] : written) {
@@ -305,9 +305,9 @@ TEST(IrisMemoryStore, SeededFromAConvertedTrainingCheckpoint) {
 
   // A converted plain state dict has no bank.
   request.source = dir / "final_model.pt";
-  request.config = dir / "config.json";
+  request.options.config = dir / "config.json";
   request.output = tmp / "plain";
-  medport::models::convert(request);
+  medport::pipelines::convert(request);
   EXPECT_THROW(fewshot::MemoryBankStore::from_checkpoint_bank(tmp / "plain", tmp / "b3.npz"), medport::InputError);
   EXPECT_FALSE(fs::exists(tmp / "b3.npz"));
   EXPECT_THROW(fewshot::MemoryBankStore::open_or_seed(tmp / "b3.npz", tmp / "plain"), medport::InputError);

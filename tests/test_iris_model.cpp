@@ -13,7 +13,7 @@
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
 #include "medport/graph/onnx_writer.hpp"
-#include "medport/models/converter.hpp"
+#include "medport/pipelines/convert.hpp"
 #include "medport/models/iris/iris.hpp"
 #include "medport/runtime/session.hpp"
 #include "test_support.hpp"
@@ -47,12 +47,12 @@ Tensor run_one(const fs::path& model, std::vector<medport::runtime::NamedTensor>
   return outputs.at(0).tensor;
 }
 
-medport::models::ConvertReport convert(const fs::path& source, const fs::path& out, const fs::path& config = {}) {
-  medport::models::ConvertRequest request;
+medport::pipelines::ConvertReport convert(const fs::path& source, const fs::path& out, const fs::path& config = {}) {
+  medport::pipelines::ConvertRequest request;
   request.source = source;
   request.output = out;
-  request.config = config;
-  return medport::models::convert(request);
+  request.options.config = config;
+  return medport::pipelines::convert(request);
 }
 
 // Converts and checks both graphs against `reference` (npz with the reference tool's names).
@@ -79,23 +79,23 @@ TEST(IrisConvert, FixtureParityThroughOnnxRuntime) {
   EXPECT_EQ(report.tensors_used, report.tensors_total);  // a plain state dict: every tensor is used
   expect_parity(tmp / "out", dir / "reference.npz");
 
-  std::ifstream in(tmp / "out" / "iris.medport.json");
+  std::ifstream in(tmp / "out" / "medport.json");
   const auto sidecar = nlohmann::json::parse(in);
   EXPECT_EQ(sidecar["iris"]["base_channels"], 8);
   EXPECT_EQ(sidecar["iris"]["embed_dim"], 128);
   EXPECT_EQ(sidecar["iris"]["volume_shape"], nlohmann::json({16, 64, 64}));
-  EXPECT_EQ(sidecar["memory_bank"]["class_ids"], nlohmann::json::array());
+  EXPECT_EQ(sidecar["iris"]["memory_bank"]["class_ids"], nlohmann::json::array());
 }
 
 TEST(IrisConvert, Fp16GraphsStayCloseToTheReference) {
   MEDPORT_FIXTURE_OR_SKIP(dir, kFixture);
   medport::testing::TempDir tmp;
-  medport::models::ConvertRequest request;
+  medport::pipelines::ConvertRequest request;
   request.source = dir / "final_model.pt";
   request.output = tmp / "out";
-  request.config = dir / "config.json";
-  request.fp16 = true;
-  medport::models::convert(request);
+  request.options.config = dir / "config.json";
+  request.options.fp16 = true;
+  medport::pipelines::convert(request);
   const auto ref = medport::ckpt::NpzFile::open(dir / "reference.npz");
   const Tensor embeddings = run_one(tmp / "out" / "encode_support.onnx",
                                     {{iris::kSupportImage, ref.read("support_image")},
@@ -135,10 +135,10 @@ TEST(IrisConvert, AllThreeCheckpointLayoutsGiveTheSameGraphs) {
   // Through convert(): the training dict also exports its memory bank.
   medport::testing::TempDir tmp;
   convert(dir / "iris_iter_000100.pt", tmp / "out");
-  std::ifstream in(tmp / "out" / "iris.medport.json");
+  std::ifstream in(tmp / "out" / "medport.json");
   const auto sidecar = nlohmann::json::parse(in);
-  EXPECT_EQ(sidecar["memory_bank"]["class_ids"], nlohmann::json({1, 2}));
-  EXPECT_EQ(sidecar["checkpoint_layout"], "model_state");
+  EXPECT_EQ(sidecar["iris"]["memory_bank"]["class_ids"], nlohmann::json({1, 2}));
+  EXPECT_EQ(sidecar["iris"]["checkpoint_layout"], "model_state");
   const auto bank = medport::ckpt::read_npz(tmp / "out" / "memory_bank.npz");
   ASSERT_EQ(bank.size(), 2u);
   EXPECT_EQ(bank[0].first, "class_1");
@@ -155,7 +155,7 @@ TEST(IrisConvert, UnseenConfigurationMatchesTheReferenceTool) {
        "--batch", "2", "--classes", "3", "--seed", "7"});
   if (made.exit_code != 0) GTEST_SKIP() << "reference tool unavailable: " << made.err;
   const auto report = convert(tmp / "ref" / "model.pt", tmp / "out", tmp / "ref" / "config.json");
-  std::ifstream in(tmp / "out" / "iris.medport.json");
+  std::ifstream in(tmp / "out" / "medport.json");
   const auto sidecar = nlohmann::json::parse(in);
   EXPECT_EQ(sidecar["iris"]["effective_attention_heads"], 2);
   EXPECT_EQ(sidecar["iris"]["num_query_tokens"], 5);

@@ -9,7 +9,7 @@
 
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
-#include "medport/models/converter.hpp"
+#include "medport/pipelines/convert.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
 #include "medport/pipelines/fewshot/tuning.hpp"
 #include "iris_model_test.hpp"
@@ -36,11 +36,11 @@ double relative_error(const Tensor& got, const Tensor& want) {
 double scalar(const Tensor& t) { return double(t.to_f32().at(0)); }
 
 void convert(const fs::path& checkpoint, const fs::path& out, const fs::path& config) {
-  medport::models::ConvertRequest request;
+  medport::pipelines::ConvertRequest request;
   request.source = checkpoint;
   request.output = out;
-  request.config = config;
-  medport::models::convert(request);
+  request.options.config = config;
+  medport::pipelines::convert(request);
 }
 
 medport::runtime::SessionOptions two_threads() {
@@ -52,9 +52,12 @@ medport::runtime::SessionOptions two_threads() {
 using IrisTuning = medport::testing::IrisModelTest;
 
 TEST_F(IrisTuning, SidecarRecordsTheTuneStepGraph) {
-  const auto sidecar = medport::testing::read_json(tmp_->path() / "model" / "iris.medport.json");
-  const auto& tune = sidecar["graphs"]["tune_step"];
-  EXPECT_EQ(tune["onnx"], "tune_step.onnx");
+  const auto sidecar = medport::testing::read_json(tmp_->path() / "model" / "medport.json");
+  ASSERT_EQ(sidecar["graphs"].size(), 3u);
+  const auto& tune = sidecar["graphs"][2];
+  EXPECT_EQ(tune["name"], "tune_step");
+  EXPECT_EQ(tune["file"], "tune_step.onnx");
+  EXPECT_EQ(tune["precision"], "fp32");
   EXPECT_TRUE(fs::exists(tmp_->path() / "model" / "tune_step.onnx"));
   ASSERT_EQ(tune["inputs"].size(), 3u);
   EXPECT_EQ(tune["inputs"][2]["name"], "target_masks");

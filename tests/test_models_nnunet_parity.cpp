@@ -81,7 +81,7 @@ TEST(NnunetParity, LoadsTrainerCheckpointMetadata) {
   EXPECT_EQ(*m.mirroring_axes, (std::vector<std::int64_t>{0, 1}));
   EXPECT_EQ(m.current_epoch, 1000);
   EXPECT_EQ(m.plans_origin, "plans.json");
-  EXPECT_EQ(m.state_dict.size(), 344u);
+  EXPECT_EQ(m.network.index().size(), 344u);
 }
 
 // A lone .pth (no plans.json beside it) is converted from the plans stored in init_args.

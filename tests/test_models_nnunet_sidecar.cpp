@@ -1,6 +1,7 @@
 // OUT.medport.json contents for cases the CLI tests do not cover: regions, several channels with
 // CT normalization, anisotropic 3D strides, and the file naming.
 #include "medport/models/nnunet/sidecar.hpp"
+#include "medport/models/sidecar.hpp"
 #include "test_models_nnunet_helpers.hpp"
 
 using namespace medport::models::nnunet;
@@ -8,16 +9,22 @@ namespace nt = medport::testing::nnunet;
 
 namespace {
 
-SidecarOptions options_for(const char* onnx) {
+SidecarOptions options_for() {
   SidecarOptions o;
-  o.onnx_path = onnx;
   o.output_names = {"logits"};
   return o;
 }
 
-TEST(NnunetSidecar, PathNextToTheModel) {
+TEST(Sidecar, PathNextToTheModel) {
+  using medport::models::sidecar_path_for;
   EXPECT_EQ(sidecar_path_for("out/model.onnx"), std::filesystem::path("out/model.medport.json"));
+  EXPECT_EQ(sidecar_path_for("out/model.v2.onnx"), std::filesystem::path("out/model.v2.medport.json"));
+  EXPECT_EQ(sidecar_path_for("out/m.mlpackage"), std::filesystem::path("out/m.medport.json"));
   EXPECT_EQ(sidecar_path_for("model"), std::filesystem::path("model.medport.json"));
+  medport::testing::TempDir tmp;
+  std::filesystem::create_directories(tmp / "iris_out");
+  EXPECT_EQ(sidecar_path_for(tmp / "iris_out"), tmp / "iris_out" / "medport.json");
+  EXPECT_EQ(sidecar_path_for((tmp / "iris_out").string() + "/"), tmp / "iris_out" / "medport.json");
 }
 
 TEST(NnunetSidecar, RegionsAndTwoChannels) {
@@ -25,8 +32,7 @@ TEST(NnunetSidecar, RegionsAndTwoChannels) {
   medport::testing::TempDir tmp;
   const auto folder = nt::make_case("plain2d_nonlin_first_regions", tmp.path());
   const Model m = load_model(locate_source(folder));
-  const Json s = make_sidecar(m, options_for("/somewhere/regions.onnx"));
-  EXPECT_EQ(s["model"]["onnx_file"], "regions.onnx");
+  const Json s = make_sidecar(m, options_for());
   EXPECT_EQ(s["labels"]["has_regions"], true);
   EXPECT_EQ(s["labels"]["regions_class_order"], Json({1, 2, 3}));
   EXPECT_EQ(s["labels"]["num_segmentation_heads"], 3);
@@ -52,7 +58,7 @@ TEST(NnunetSidecar, Anisotropic3d) {
   medport::testing::TempDir tmp;
   const auto folder = nt::make_case("plain3d_aniso_dropout", tmp.path());
   const Model m = load_model(locate_source(folder));
-  auto o = options_for("a.onnx");
+  auto o = options_for();
   o.fp16 = true;
   const Json s = make_sidecar(m, o);
   EXPECT_EQ(s["model"]["stride_product"], Json({4, 8, 4}));  // strides (1,1,1)(1,2,2)(2,2,2)(2,2,1)

@@ -43,10 +43,7 @@ std::filesystem::path write_pointwise_model(const TempDir& dir, int dims, const 
   b.output(b.conv(x, w, bias), "logits");
   const auto path = dir / "pointwise.onnx";
   graph::write_onnx(std::move(b).finish(), path);
-  nlohmann::json side{{"format", "medport-sidecar"},
-                      {"format_version", 1},
-                      {"family", "nnunet-v2"},
-                      {"model",
+  nlohmann::json side{{"model",
                        {{"input_name", "input"},
                         {"output_names", {"logits"}},
                         {"input_channels", 1},
@@ -55,7 +52,8 @@ std::filesystem::path write_pointwise_model(const TempDir& dir, int dims, const 
                       {"labels", {{"labels", {{"background", 0}, {"LV", 1}, {"MYO", 2}}}, {"has_regions", false}}},
                       {"preprocessing", {{"patch_size", patch}, {"spacing", std::vector<double>(dims, 0.5)}}},
                       {"inference", {{"allowed_mirroring_axes", mirror_axes}, {"tile_step_size", 0.5}}}};
-  write_file_atomic(dir / "pointwise.medport.json", side.dump());
+  write_file_atomic(dir / "pointwise.medport.json",
+                    medport::testing::sidecar_envelope("nnunet", side, "pointwise.onnx").dump());
   return path;
 }
 
@@ -158,22 +156,30 @@ TEST(SegmentPredictor, RejectsWrongInputs) {
 TEST(SegmentModelInfo, ParsesAndRejects) {
   EXPECT_THROW(parse_model_info("{", "s"), InputError);
   EXPECT_THROW(parse_model_info(R"({"format":"other"})", "s"), InputError);
-  EXPECT_THROW(parse_model_info(R"({"format":"medport-sidecar","family":"nnunet-v2"})", "s"), InputError);
-  const std::string ok = R"({"format":"medport-sidecar","family":"nnunet-v2",
+  // A sidecar of the previous schema asks for a new conversion.
+  try {
+    parse_model_info(R"({"format":"medport-sidecar","family":"nnunet-v2"})", "s");
+    ADD_FAILURE() << "old sidecar accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("re-run `medport convert`"), std::string::npos) << e.what();
+  }
+  const auto section = nlohmann::json::parse(R"({
     "model":{"input_channels":1,"output_channels":2,"spatial_dims":2},
     "labels":{"labels":{"background":0,"fg":1,"ignore":2}},
     "preprocessing":{"patch_size":[32,64],"spacing":[0.3,0.4]},
-    "inference":{"allowed_mirroring_axes":[1]}})";
+    "inference":{"allowed_mirroring_axes":[1]}})");
+  const std::string ok = medport::testing::sidecar_envelope("nnunet", section, "m.onnx").dump();
+  EXPECT_THROW(parse_model_info(medport::testing::sidecar_envelope("iris", section, "m.onnx").dump(), "s"), InputError);
   const auto info = parse_model_info(ok, "s");
   EXPECT_EQ(info.patch_size, (std::vector<std::int64_t>{32, 64}));
   EXPECT_EQ(info.allowed_mirroring_axes, std::vector<int>{1});
   ASSERT_EQ(info.labels.size(), 2u);  // "ignore" is not a label
   EXPECT_EQ(info.labels[1].name, "fg");
   auto bad = nlohmann::json::parse(ok);
-  bad["inference"]["allowed_mirroring_axes"] = {2};
+  bad["nnunet"]["inference"]["allowed_mirroring_axes"] = {2};
   EXPECT_THROW(parse_model_info(bad.dump(), "s"), InputError);
   bad = nlohmann::json::parse(ok);
-  bad["preprocessing"]["patch_size"] = {32, -1};
+  bad["nnunet"]["preprocessing"]["patch_size"] = {32, -1};
   EXPECT_THROW(parse_model_info(bad.dump(), "s"), InputError);
 }
 

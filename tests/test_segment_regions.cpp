@@ -155,7 +155,7 @@ TEST_F(SegmentRegions, SidecarWithoutRegionsClassOrderIsRefused) {
   // A region-based sidecar whose regions_class_order was lost cannot paint a label map.
   const auto sidecar = dir_ / "regions.medport.json";
   auto json = medport::testing::read_json(sidecar);
-  json["labels"]["regions_class_order"] = std::vector<int>{1, 2};
+  json["nnunet"]["labels"]["regions_class_order"] = std::vector<int>{1, 2};
   {
     std::ofstream f(sidecar);
     f << json.dump();

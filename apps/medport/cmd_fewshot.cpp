@@ -181,7 +181,7 @@ medport::cli::Runner setup(CLI::App& root) {
   auto* cmd = root.add_subcommand("fewshot", "IRIS few-shot segmentation of queries from labelled support images (MODEL_DIR from medport convert)");
   std::vector<std::pair<std::string, CLI::Option*>> tracked;
   auto track = [&](const std::string& name, CLI::Option* o) { tracked.emplace_back(name, o); };
-  cmd->add_option("model_dir", args->model_dir, "converted IRIS folder (encode_support.onnx, forward.onnx, iris.medport.json)")->required();
+  cmd->add_option("model_dir", args->model_dir, "converted IRIS folder (encode_support.onnx, forward.onnx, medport.json)")->required();
   cmd->add_option("--support", args->supports, "support image (NIfTI/npy volume or 2D PNG); repeat for several");
   cmd->add_option("--support-mask", args->support_masks, "label mask of the support before it (values 1..K: one channel per class)");
   cmd->add_option("--query", args->queries, "image to segment; may be repeated");

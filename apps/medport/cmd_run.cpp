@@ -1,12 +1,11 @@
 // `medport run MODEL.onnx --inputs IN.npz -o OUT.npz`: run any ONNX graph on npz arrays.
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <set>
 
 #include "command.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
+#include "medport/pipelines/run.hpp"
 #include "medport/runtime/session.hpp"
 
 namespace {
@@ -25,23 +24,8 @@ int run(const RunArgs& args) {
 
   const auto arrays = ckpt::read_npz(args.inputs);
   runtime::Session session(args.model, options);
-  std::vector<runtime::NamedTensor> feeds;
-  std::set<std::string> provided;
-  for (const auto& [name, tensor] : arrays) {
-    provided.insert(name);
-    feeds.push_back({name, tensor});
-  }
-  std::string missing, unknown;
-  for (const auto& name : session.input_names())
-    if (!provided.count(name)) missing += (missing.empty() ? "" : ", ") + name;
-  for (const auto& name : provided)
-    if (std::find(session.input_names().begin(), session.input_names().end(), name) == session.input_names().end())
-      unknown += (unknown.empty() ? "" : ", ") + name;
-  if (!missing.empty()) throw InputError(args.inputs, "no array for the model input(s): " + missing);
-  if (!unknown.empty()) throw InputError(args.inputs, "array(s) not named like any model input: " + unknown);
-
   const auto start = std::chrono::steady_clock::now();
-  const auto outputs = session.run(feeds);
+  const auto outputs = pipelines::run_on_arrays(session, arrays, args.inputs);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   ckpt::NamedTensors named;
   for (const auto& out : outputs) {

@@ -21,6 +21,7 @@ struct WeightSource::File {
   fs::path path;
   std::string format;
   std::vector<std::pair<std::string, Tensor>> tensors;  // full dotted names, file order
+  std::vector<WeightInfo> index_only;                   // "index" sources: names without data
   std::unordered_map<std::string, std::size_t> by_name;
   ValuePtr metadata;
   mutable std::once_flag sha_once;
@@ -83,6 +84,38 @@ WeightSource WeightSource::open(const fs::path& path) {
   return root.within("");
 }
 
+namespace {
+
+ValuePtr metadata_or_empty(ValuePtr metadata) { return metadata ? metadata : Value::dict(); }
+
+}  // namespace
+
+WeightSource WeightSource::from_tensors(std::vector<std::pair<std::string, Tensor>> tensors, ValuePtr metadata,
+                                       std::string name) {
+  auto file = std::make_shared<File>();
+  file->path = name;
+  file->format = "memory";
+  file->tensors = std::move(tensors);
+  file->metadata = metadata_or_empty(std::move(metadata));
+  for (std::size_t i = 0; i < file->tensors.size(); ++i) file->by_name.emplace(file->tensors[i].first, i);
+  auto view = std::make_shared<View>();
+  view->file = std::move(file);
+  return WeightSource(std::move(view)).within("");
+}
+
+WeightSource WeightSource::index_only(std::vector<WeightInfo> index, ValuePtr metadata, std::string name) {
+  auto file = std::make_shared<File>();
+  file->path = name;
+  file->format = "index";
+  file->index_only = std::move(index);
+  file->metadata = metadata_or_empty(std::move(metadata));
+  auto view = std::make_shared<View>();
+  view->file = std::move(file);
+  return WeightSource(std::move(view)).within("");
+}
+
+WeightSource::WeightSource() : WeightSource(from_tensors({}, nullptr, "")) {}
+
 WeightSource::WeightSource(std::shared_ptr<View> view) : view_(std::move(view)) {}
 WeightSource::WeightSource(WeightSource&&) noexcept = default;
 WeightSource& WeightSource::operator=(WeightSource&&) noexcept = default;
@@ -95,7 +128,9 @@ std::string_view WeightSource::format() const { return view_->file->format; }
 
 const std::string& WeightSource::sha256() const {
   const File& f = *view_->file;
-  std::call_once(f.sha_once, [&] { f.sha = sha256_hex(read_file(f.path)); });
+  std::call_once(f.sha_once, [&] {
+    if (f.format != "memory" && f.format != "index") f.sha = sha256_hex(read_file(f.path));
+  });
   return f.sha;
 }
 
@@ -116,13 +151,15 @@ WeightSource WeightSource::within(std::string_view prefix) const {
   std::string p(prefix);
   if (!p.empty() && p.back() != '.') p += '.';
   view->prefix = view_->prefix + p;
-  for (const auto& [full, tensor] : view->file->tensors) {
-    if (full.rfind(view->prefix, 0) != 0) continue;
+  auto add = [&](const std::string& full, DType dtype, const Shape& shape) {
+    if (full.rfind(view->prefix, 0) != 0) return;
     std::string rel = relative_name(full, view->prefix);
-    if (rel.empty() || view->full_name.count(rel)) continue;  // first of two keys that print alike
+    if (rel.empty() || view->full_name.count(rel)) return;  // first of two keys that print alike
     view->full_name.emplace(rel, full);
-    view->index.push_back({rel, tensor.dtype(), tensor.shape()});
-  }
+    view->index.push_back({rel, dtype, shape});
+  };
+  for (const auto& [full, tensor] : view->file->tensors) add(full, tensor.dtype(), tensor.shape());
+  for (const auto& w : view->file->index_only) add(w.name, w.dtype, w.shape);
   return WeightSource(std::move(view));
 }
 
@@ -139,6 +176,7 @@ namespace {
 Tensor WeightSource::raw(const std::string& name) const {
   const auto it = view_->full_name.find(name);
   if (it == view_->full_name.end()) missing(path(), view_->prefix + name);
+  if (view_->file->format == "index") throw std::logic_error("WeightSource::raw on an index-only source");
   {
     std::lock_guard lock(view_->file->used_mutex);
     view_->file->used.insert(it->second);
@@ -202,7 +240,7 @@ void WeightSource::check_all_used(std::string_view family) const {
 
 bool WeightSource::same_data(const std::string& a, const std::string& b) const {
   const auto ia = view_->full_name.find(a), ib = view_->full_name.find(b);
-  if (ia == view_->full_name.end() || ib == view_->full_name.end()) return false;
+  if (ia == view_->full_name.end() || ib == view_->full_name.end() || view_->file->format == "index") return false;
   const Tensor& ta = view_->file->tensors[view_->file->by_name.at(ia->second)].second;
   const Tensor& tb = view_->file->tensors[view_->file->by_name.at(ib->second)].second;
   return ta.storage() == tb.storage() && ta.offset() == tb.offset() && ta.shape() == tb.shape() &&
@@ -212,6 +250,7 @@ bool WeightSource::same_data(const std::string& a, const std::string& b) const {
 std::int64_t WeightSource::parameter_count() const {
   std::set<std::tuple<const Storage*, std::int64_t, Shape>> seen;
   std::int64_t total = 0;
+  if (view_->file->format == "index") return 0;
   for (const auto& w : view_->index) {
     const Tensor& t = view_->file->tensors[view_->file->by_name.at(view_->full_name.at(w.name))].second;
     if (!dtype_is_floating(t.dtype())) continue;

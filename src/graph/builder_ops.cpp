@@ -144,6 +144,12 @@ Value Builder::gelu(const Value& x, std::string_view hint) {
   return mul(mul(x, add(e, 1.0, "one_plus"), "mul"), 0.5, "half");
 }
 
+Value Builder::hard_sigmoid(const Value& x, std::string_view hint) {
+  return op1("HardSigmoid", {x}, {A::make_float("alpha", 1.0f / 6.0f), A::make_float("beta", 0.5f)}, hint);
+}
+
+Value Builder::hard_swish(const Value& x, std::string_view hint) { return op1("HardSwish", {x}, {}, hint); }
+
 Value Builder::add(const Value& a, const Value& b, std::string_view hint) { return op1("Add", {a, b}, {}, hint); }
 Value Builder::sub(const Value& a, const Value& b, std::string_view hint) { return op1("Sub", {a, b}, {}, hint); }
 Value Builder::mul(const Value& a, const Value& b, std::string_view hint) { return op1("Mul", {a, b}, {}, hint); }

@@ -11,7 +11,8 @@
 #include "medport/checkpoint/value_json.hpp"
 #include "medport/checkpoint/zip_archive.hpp"
 #include "medport/error.hpp"
-#include "medport/models/detect_family.hpp"
+#include "medport/checkpoint/weight_source.hpp"
+#include "medport/models/family.hpp"
 #include "medport/util/file_io.hpp"
 
 namespace medport::models {
@@ -149,7 +150,7 @@ json build_checkpoint_report(const std::filesystem::path& path) {
   r["byteorder"] = c.byteorder;
   r["top_level"] = c.top_level;
 
-  std::vector<TensorInfo> infos;
+  std::vector<ckpt::WeightInfo> infos;
   std::unordered_map<const Storage*, std::vector<std::string>> paths_by_storage;
   std::vector<const Storage*> storage_order;
   std::int64_t total = 0, unique = 0;
@@ -163,7 +164,7 @@ json build_checkpoint_report(const std::filesystem::path& path) {
     }
     it->second.push_back(e.path);
     total += e.tensor.numel();
-    infos.push_back({e.path, e.tensor.shape()});
+    infos.push_back({e.path, e.tensor.dtype(), e.tensor.shape()});
     tensors[e.path] = {{"dtype", dtype_name(e.tensor.dtype())},
                        {"shape", e.tensor.shape()},
                        {"contiguous", e.tensor.is_contiguous()},
@@ -171,18 +172,20 @@ json build_checkpoint_report(const std::filesystem::path& path) {
                        {"storage_offset", e.tensor.offset()},
                        {"strides", e.tensor.strides()}};
   }
-  const FamilyDetection family = detect_family(infos);
+  // Detection from names and shapes only, through the family table convert uses.
+  const auto detected = detect_family(ckpt::WeightSource::index_only(std::move(infos), c.root, path.string()));
+  const std::string prefix = detected && !detected->prefix.empty() ? detected->prefix + "." : "";
   std::int64_t params = 0;
   std::unordered_set<const Storage*> counted;
   for (const auto& e : c.entries)
-    if (e.path.rfind(family.state_dict_prefix, 0) == 0 && counted.insert(e.tensor.storage().get()).second)
+    if (e.path.rfind(prefix, 0) == 0 && counted.insert(e.tensor.storage().get()).second)
       params += e.tensor.storage() ? e.tensor.storage()->numel() : 0;
 
   r["tensor_count"] = c.entries.size();
   r["storage_count"] = storage_order.size();
   r["total_elements_all_tensors"] = total;
   r["unique_elements"] = unique;
-  r["parameter_count"] = family.family == "unknown" ? unique : params;
+  r["parameter_count"] = detected ? params : unique;
   r["tensors"] = std::move(tensors);
   json aliases = json::array();
   for (const Storage* s : storage_order) {
@@ -195,10 +198,20 @@ json build_checkpoint_report(const std::filesystem::path& path) {
     }
   }
   r["aliases"] = std::move(aliases);
-  r["family"] = {{"id", family.family},
-                 {"name", family.display_name},
-                 {"state_dict_prefix", family.state_dict_prefix},
-                 {"evidence", family.evidence}};
+  if (detected)
+    r["family"] = {{"id", detected->family},
+                   {"variant", detected->variant},
+                   {"name", detected->display_name},
+                   {"convertible", detected->unsupported_reason.empty()},
+                   {"state_dict_prefix", prefix},
+                   {"evidence", detected->evidence}};
+  else
+    r["family"] = {{"id", "unknown"},
+                   {"variant", ""},
+                   {"name", "unknown"},
+                   {"convertible", false},
+                   {"state_dict_prefix", ""},
+                   {"evidence", {"no known architecture's key layout matched the tensor names"}}};
   if (c.root && c.root->is(ckpt::ValueKind::Dict) && c.root->contains("network_weights") &&
       (c.root->contains("init_args") || c.root->contains("trainer_name")))
     r["nnunet"] = nnunet_facts(*c.root);

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "medport/checkpoint/npy.hpp"
-#include "medport/models/converter.hpp"
+#include "medport/pipelines/convert.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
 #include "test_support.hpp"
 
@@ -19,11 +19,11 @@ class IrisModelTest : public ::testing::Test {
     const auto dir = fixture("iris/iris_base8");
     if (dir.empty()) return;
     tmp_ = new TempDir();
-    models::ConvertRequest request;
+    pipelines::ConvertRequest request;
     request.source = dir / "final_model.pt";
     request.output = tmp_->path() / "model";
-    request.config = dir / "config.json";
-    models::convert(request);
+    request.options.config = dir / "config.json";
+    pipelines::convert(request);
     runtime::SessionOptions options;
     options.intra_op_threads = 2;
     model_ = new pipelines::fewshot::IrisModel(tmp_->path() / "model", options);

@@ -85,6 +85,21 @@ CommandResult run_medport(const std::vector<std::string>& args) {
   return run_program(argv);
 }
 
+nlohmann::json sidecar_envelope(const std::string& family, const nlohmann::json& section, const std::string& file) {
+  return {{"schema", "medport.sidecar"},
+          {"schema_version", 2},
+          {"family", family},
+          {"variant", "test"},
+          {"medport_version", "test"},
+          {"format", "onnx"},
+          {"precision", "fp32"},
+          {"opset", 17},
+          {"checkpoint", {{"path", "none"}, {"sha256", ""}}},
+          {"graphs", {{{"name", "model"}, {"file", file}, {"precision", "fp32"}, {"inputs", nlohmann::json::array()},
+                       {"outputs", nlohmann::json::array()}}}},
+          {family, section}};
+}
+
 CommandResult make_engine_failure_model(const fs::path& src, const fs::path& dst, const std::string& input, double limit) {
   const fs::path script = source_dir() / "tests" / "python" / "engine_failure_trap.py";
   return run_program({MEDPORT_PYTHON, script.string(), src.string(), dst.string(), input, std::to_string(limit)});

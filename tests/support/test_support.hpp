@@ -35,6 +35,9 @@ class TempDir {
 // Whole file as text / parsed as JSON (empty string when the file cannot be read).
 std::string read_text(const fs::path& path);
 nlohmann::json read_json(const fs::path& path);
+// A schema-2 sidecar (models/sidecar.hpp) around a family's section, for models built by tests:
+// one graph "model" in `file`, inputs/outputs left empty.
+nlohmann::json sidecar_envelope(const std::string& family, const nlohmann::json& section, const std::string& file);
 
 struct CommandResult {
   int exit_code = -1;

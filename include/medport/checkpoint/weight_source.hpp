@@ -44,6 +44,15 @@ class WeightSource {
   // Opens FILE; the format is decided from the content (torch zip, legacy torch, safetensors).
   // Throws InputError naming the file when it is none of them, damaged or hostile.
   static WeightSource open(const std::filesystem::path& path);
+  // In-memory tensors by name (tests, tools, weights computed by medport); `name` stands for the
+  // file in messages and metadata() returns `metadata` (an empty Dict when null).
+  static WeightSource from_tensors(std::vector<std::pair<std::string, Tensor>> tensors, ValuePtr metadata,
+                                   std::string name);
+  // Names, dtypes and shapes without any data (a checkpoint already read by `inspect`, detection
+  // tests): require()/raw() throw std::logic_error.
+  static WeightSource index_only(std::vector<WeightInfo> index, ValuePtr metadata, std::string name);
+  // An empty source (no tensors).
+  WeightSource();
 
   WeightSource(WeightSource&&) noexcept;
   WeightSource& operator=(WeightSource&&) noexcept;
@@ -52,8 +61,8 @@ class WeightSource {
   ~WeightSource();
 
   const std::filesystem::path& path() const;
-  std::string_view format() const;  // "torch-zip" | "torch-legacy" | "safetensors"
-  // Hex SHA-256 of the whole file (computed once, on first use).
+  std::string_view format() const;  // "torch-zip" | "torch-legacy" | "safetensors" | "memory" | "index"
+  // Hex SHA-256 of the whole file (computed once, on first use); "" for in-memory sources.
   const std::string& sha256() const;
 
   // Every tensor under the current root, in file order.

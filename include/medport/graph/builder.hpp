@@ -186,6 +186,10 @@ class Builder {
   Value tanh(const Value& x, std::string_view hint = "tanh");
   Value silu(const Value& x, std::string_view hint = "silu");  // x * Sigmoid(x)
   Value gelu(const Value& x, std::string_view hint = "gelu");  // exact: 0.5 x (1 + erf(x / sqrt 2))
+  // torch.nn.Hardsigmoid relu6(x + 3) / 6 and Hardswish x * relu6(x + 3) / 6 (ONNX HardSigmoid /
+  // HardSwish with alpha 1/6, beta 0.5).
+  Value hard_sigmoid(const Value& x, std::string_view hint = "hard_sigmoid");
+  Value hard_swish(const Value& x, std::string_view hint = "hard_swish");
   Value erf(const Value& x, std::string_view hint = "erf");
   Value cos(const Value& x, std::string_view hint = "cos");
   Value sin(const Value& x, std::string_view hint = "sin");

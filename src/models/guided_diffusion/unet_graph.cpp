@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "medport/error.hpp"
+#include "medport/graph/blocks.hpp"
 #include "medport/graph/builder.hpp"
 #include "medport/models/guided_diffusion/unet.hpp"
 #include "unet_layout.hpp"
@@ -136,9 +137,9 @@ class UNetGraphBuilder {
     q = b_.mul(q, static_cast<double>(static_cast<float>(scale)), "q_scaled");
     k = b_.mul(k, static_cast<double>(static_cast<float>(scale)), "k_scaled");
     // weight[t, s] = sum_c q[c, t] k[c, s]; a[c, t] = sum_s weight[t, s] v[c, s]
-    const Value logits = b_.matmul(b_.transpose(q, {0, 1, 3, 2}, "q_t"), k, "qk");
-    const Value weights = b_.softmax(logits, -1, "softmax");
-    const Value a = b_.matmul(v, b_.transpose(weights, {0, 1, 3, 2}, "weights_t"), "av");  // [N,h,ch,T]
+    const Value context = graph::blocks::attend(b_, b_.transpose(q, {0, 1, 3, 2}, "q_t"), k,
+                                                b_.transpose(v, {0, 1, 3, 2}, "v_t"));  // [N,h,T,ch]
+    const Value a = b_.transpose(context, {0, 1, 3, 2}, "a");                          // [N,h,ch,T]
     const Value a_map = b_.reshape(a, b_.shape(x, std::nullopt, std::nullopt, "x_shape"), "merge_heads");
     return b_.add(x, conv1x1(a_map, p + ".proj_out", channels, channels), "residual");
   }

@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "medport/error.hpp"
+#include "medport/graph/blocks.hpp"
 #include "models/iris/iris_internal.hpp"
 
 namespace medport::models::iris {
@@ -15,23 +16,30 @@ Value GraphParts::weight(const std::string& name) {
 }
 
 Value GraphParts::residual_block(const std::string& prefix, const Value& x, std::int64_t stride, bool has_proj) {
+  namespace blk = graph::blocks;
   auto s = b_.scope(prefix);
-  graph::ConvOptions conv3;
-  conv3.pads = graph::symmetric_pads({1, 1, 1});
-  conv3.strides = {stride, stride, stride};
-  Value y = b_.conv(x, weight(prefix + ".conv1.weight"), std::nullopt, conv3, "conv1");
-  y = b_.instance_norm(y, weight(prefix + ".norm1.weight"), weight(prefix + ".norm1.bias"), 1e-5f, "norm1");
-  y = b_.leaky_relu(y, 0.01f, "act1");
-  conv3.strides = {1, 1, 1};
-  y = b_.conv(y, weight(prefix + ".conv2.weight"), std::nullopt, conv3, "conv2");
-  y = b_.instance_norm(y, weight(prefix + ".norm2.weight"), weight(prefix + ".norm2.bias"), 1e-5f, "norm2");
+  const blk::Activation leaky{blk::ActKind::LeakyReLU, 0.01f};
+  // conv{n} (3x3x3, no bias) -> norm{n} (InstanceNorm3d, affine) -> activation
+  auto unit = [&](const Value& in, const std::string& n, std::int64_t unit_stride, const blk::Activation& act) {
+    blk::ConvNormAct u;
+    u.weight = weight(prefix + ".conv" + n + ".weight");
+    u.conv.pads = graph::symmetric_pads({1, 1, 1});
+    u.conv.strides = {unit_stride, unit_stride, unit_stride};
+    u.norm.kind = blk::NormKind::Instance;
+    u.norm.scale = weight(prefix + ".norm" + n + ".weight");
+    u.norm.bias = weight(prefix + ".norm" + n + ".bias");
+    u.activation = act;
+    auto scope = b_.scope("unit" + n);
+    return blk::conv_norm_act(b_, in, u);
+  };
+  const Value y = unit(unit(x, "1", stride, leaky), "2", 1, {});
   Value identity = x;
   if (has_proj) {
     graph::ConvOptions proj;
     proj.strides = {stride, stride, stride};
     identity = b_.conv(x, weight(prefix + ".proj.weight"), std::nullopt, proj, "proj");
   }
-  return b_.leaky_relu(b_.add(y, identity, "residual"), 0.01f, "act2");
+  return blk::residual(b_, y, identity, leaky);
 }
 
 GraphParts::EncoderOut GraphParts::encoder(const Value& image) {
@@ -67,19 +75,10 @@ Value GraphParts::projection(const std::string& prefix, const Value& x, int part
 Value GraphParts::attention(const std::string& prefix, const Value& query, const Value& key_value) {
   auto s = b_.scope(prefix);
   const std::int64_t C = c_.embed_dim();
-  const std::int64_t heads = c_.attention_heads;
-  const std::int64_t head_dim = C / heads;
   const Value q = projection(prefix, query, 0);
   const Value k = projection(prefix, key_value, 1);
   const Value v = projection(prefix, key_value, 2);
-  // (N, L, C) -> (N, heads, L, head_dim); keys transposed to (N, heads, head_dim, L).
-  const Value qh = b_.transpose(b_.reshape(q, {0, 0, heads, head_dim}, "q_heads"), {0, 2, 1, 3}, "q_t");
-  const Value kh = b_.transpose(b_.reshape(k, {0, 0, heads, head_dim}, "k_heads"), {0, 2, 3, 1}, "k_t");
-  const Value vh = b_.transpose(b_.reshape(v, {0, 0, heads, head_dim}, "v_heads"), {0, 2, 1, 3}, "v_t");
-  const Value scaled = b_.mul(qh, 1.0 / std::sqrt(static_cast<double>(head_dim)), "q_scaled");
-  const Value weights = b_.softmax(b_.matmul(scaled, kh, "scores"), -1, "attn");
-  const Value heads_out = b_.transpose(b_.matmul(weights, vh, "context"), {0, 2, 1, 3}, "context_t");
-  const Value merged = b_.reshape(heads_out, {0, 0, C}, "merge_heads");
+  const Value merged = graph::blocks::multi_head_attention(b_, q, k, v, C, c_.attention_heads);
   return b_.linear(merged, weight(prefix + ".out_proj.weight"), weight(prefix + ".out_proj.bias"), "out_proj");
 }
 

@@ -1,20 +1,13 @@
 #include <charconv>
 
-#include "medport/checkpoint/torch_checkpoint.hpp"
 #include "medport/checkpoint/value_json.hpp"
 #include "medport/error.hpp"
+#include "medport/models/iris/family.hpp"
 #include "medport/models/iris/iris.hpp"
 #include "models/iris/iris_internal.hpp"
 
 namespace medport::models::iris {
 namespace {
-
-struct Layout {
-  const char* name;
-  const char* prefix;
-};
-constexpr Layout kLayouts[] = {
-    {"state_dict", ""}, {"model_state", "model_state."}, {"model_state_dict", "model_state_dict."}};
 
 std::optional<std::int64_t> class_id(std::string_view text) {
   std::int64_t v = 0;
@@ -26,38 +19,36 @@ std::optional<std::int64_t> class_id(std::string_view text) {
 }  // namespace
 
 LoadedIris load_iris(const std::filesystem::path& checkpoint, const IrisChoices& choices) {
-  const std::string source = checkpoint.string();
-  const ckpt::TorchCheckpoint ckpt = ckpt::load_torch_checkpoint(checkpoint);
+  return load_iris(ckpt::WeightSource::open(checkpoint), choices);
+}
+
+LoadedIris load_iris(const ckpt::WeightSource& file, const IrisChoices& choices) {
+  const std::string source = file.path().string();
   LoadedIris out;
-  out.checkpoint = checkpoint;
-  out.tensors_total = ckpt.tensors.size();
-  const Layout* layout = nullptr;
-  for (const auto& l : kLayouts)
-    if (ckpt.find(std::string(l.prefix) + "task_encoder.query_tokens")) {
-      layout = &l;
-      break;
-    }
-  if (!layout)
-    throw InputError(source, "no IRIS weights found (expected task_encoder.query_tokens at the top level, under "
-                             "'model_state' or under 'model_state_dict')");
-  out.layout = layout->name;
-  const std::string prefix = layout->prefix;
-  for (const auto& e : ckpt.tensors) {
-    if (!e.path.starts_with(prefix)) continue;
-    const std::string key = e.path.substr(prefix.size());
-    if (key.starts_with("encoder.") || key.starts_with("task_encoder.") || key.starts_with("mask_decoder."))
-      out.state_dict.emplace(key, e.tensor);
+  out.checkpoint = file.path();
+  out.tensors_total = file.index().size();
+  const auto detection = family().detect(file);
+  if (!detection)
+    throw InputError(source, "no IRIS weights found (expected task_encoder.query_tokens with encoder.* and "
+                             "mask_decoder.* at the top level or under 'model_state', 'model_state_dict', "
+                             "'state_dict', ...)");
+  out.layout = detection->prefix.empty() ? "state_dict" : detection->prefix;
+  const ckpt::WeightSource network = file.within(detection->prefix);
+  for (const auto& w : network.index()) {
+    if (w.name.starts_with("encoder.") || w.name.starts_with("task_encoder.") || w.name.starts_with("mask_decoder."))
+      out.state_dict.emplace(w.name, network.require(w.name));
   }
   IrisChoices stored;  // the training dict's own `config`, used for what the caller left open
-  if (ckpt.root && ckpt.root->is(ckpt::ValueKind::Dict)) {
-    if (const auto cfg = ckpt.root->get("config"); cfg && cfg->is(ckpt::ValueKind::Dict))
+  const ckpt::ValuePtr root = file.metadata();
+  if (root && root->is(ckpt::ValueKind::Dict)) {
+    if (const auto cfg = root->get("config"); cfg && cfg->is(ckpt::ValueKind::Dict))
       stored = choices_from_json(nlohmann::json(ckpt::value_to_json(*cfg)), source + " (config)");
-    for (const auto& e : ckpt.tensors) {
-      if (!e.path.starts_with("memory_bank.")) continue;
-      const auto id = class_id(std::string_view(e.path).substr(12));
-      if (!id) continue;
-      out.memory_bank.emplace(*id, e.tensor);
-    }
+  }
+  const ckpt::WeightSource bank = file.within("memory_bank");
+  for (const auto& w : bank.index()) {
+    const auto id = class_id(w.name);
+    if (!id) continue;
+    out.memory_bank.emplace(*id, bank.require(w.name));
   }
   out.config = infer_iris_config(out.state_dict, merge_choices(choices, stored), source);
   const std::int64_t C = out.config.embed_dim(), M = out.config.num_query_tokens + 1;

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "medport/graph/blocks.hpp"
 #include "medport/graph/builder.hpp"
 #include "medport/models/nnunet/layout.hpp"
 
@@ -29,40 +30,44 @@ class Emitter {
     return b_.const_f32(std::vector<float>(static_cast<std::size_t>(channels), value), {channels}, hint);
   }
 
-  Value norm(const Value& x, const ConvUnit& u) {
-    const std::string n = u.prefix + "norm.";
-    const Value scale = arch_.norm_affine ? weight(n + "weight") : per_channel_constant(u.out_channels, 1.f, "ones");
-    const Value bias = arch_.norm_affine ? weight(n + "bias") : per_channel_constant(u.out_channels, 0.f, "zeros");
-    const auto eps = static_cast<float>(arch_.norm_eps);
-    if (arch_.norm == NormKind::Instance) return b_.instance_norm(x, scale, bias, eps, "norm");
-    return b_.batch_norm(x, scale, bias, weight(n + "running_mean"), weight(n + "running_var"), eps, "norm");
+  graph::blocks::Norm norm_for(const ConvUnit& u) {
+    graph::blocks::Norm n;
+    if (arch_.norm == NormKind::None) return n;
+    const std::string p = u.prefix + "norm.";
+    n.kind = arch_.norm == NormKind::Instance ? graph::blocks::NormKind::Instance : graph::blocks::NormKind::Batch;
+    n.scale = arch_.norm_affine ? weight(p + "weight") : per_channel_constant(u.out_channels, 1.f, "ones");
+    n.bias = arch_.norm_affine ? weight(p + "bias") : per_channel_constant(u.out_channels, 0.f, "zeros");
+    if (arch_.norm == NormKind::Batch) {
+      n.mean = weight(p + "running_mean");
+      n.variance = weight(p + "running_var");
+    }
+    n.epsilon = static_cast<float>(arch_.norm_eps);
+    return n;
   }
 
-  Value nonlin(const Value& x, const char* hint = "nonlin") {
+  graph::blocks::Activation nonlin() const {
     switch (arch_.nonlin) {
-      case NonlinKind::LeakyReLU: return b_.leaky_relu(x, static_cast<float>(arch_.negative_slope), hint);
-      case NonlinKind::ReLU: return b_.relu(x, hint);
+      case NonlinKind::LeakyReLU:
+        return {graph::blocks::ActKind::LeakyReLU, static_cast<float>(arch_.negative_slope)};
+      case NonlinKind::ReLU: return {graph::blocks::ActKind::ReLU};
       case NonlinKind::None: break;
     }
-    return x;
+    return {};
   }
 
   // ConvDropoutNormReLU (dropout is the identity at inference).
-  Value conv_unit(Value x, const ConvUnit& u) {
+  Value conv_unit(const Value& x, const ConvUnit& u) {
     auto scope = b_.scope(without_dot(u.prefix));
-    graph::ConvOptions opt;
-    opt.strides = u.stride;
-    std::vector<std::int64_t> pads;
-    for (auto k : u.kernel) pads.push_back((k - 1) / 2);
-    opt.pads = graph::symmetric_pads(pads);
-    opt.kernel_shape = u.kernel;
-    x = b_.conv(x, weight(u.prefix + "conv.weight"), maybe_weight(u.prefix + "conv.bias"), opt, "conv");
-    const bool has_norm = arch_.norm != NormKind::None;
-    const bool has_nonlin = u.nonlin && arch_.nonlin != NonlinKind::None;
-    if (u.nonlin_first && has_norm && has_nonlin) return norm(nonlin(x), u);
-    if (has_norm) x = norm(x, u);
-    if (has_nonlin) x = nonlin(x);
-    return x;
+    graph::blocks::ConvNormAct unit;
+    unit.weight = weight(u.prefix + "conv.weight");
+    unit.bias = maybe_weight(u.prefix + "conv.bias");
+    unit.conv.strides = u.stride;
+    unit.conv.pads = graph::blocks::same_pads(u.kernel);
+    unit.conv.kernel_shape = u.kernel;
+    unit.norm = norm_for(u);
+    if (u.nonlin) unit.activation = nonlin();
+    unit.activation_first = u.nonlin_first;
+    return graph::blocks::conv_norm_act(b_, x, unit);
   }
 
   Value residual_block(const Value& x, const ResidualBlock& block) {
@@ -77,7 +82,7 @@ class Emitter {
     if (block.projection) skip = conv_unit(skip, *block.projection);
     const Value out = conv_unit(conv_unit(x, block.conv1), block.conv2);
     auto scope = b_.scope(without_dot(block.prefix));
-    return nonlin(b_.add(out, skip, "add"), "nonlin2");
+    return graph::blocks::residual(b_, out, skip, nonlin());
   }
 
   Value upsample(const Value& x, const DecoderStage& d) {
@@ -146,7 +151,7 @@ graph::Graph build_graph(const Architecture& arch, const Weights& weights, const
     const std::string tag = j == 0 ? "" : "ds" + std::to_string(j) + "_";
     b.output(head, names[j], io_dims(arch, arch.num_classes, tag));
   }
-  b.set_metadata("medport.family", "nnunet-v2");
+  b.set_metadata("medport.family", "nnunet");
   b.set_metadata("medport.network_class", arch.class_short_name());
   return std::move(b).finish();
 }

@@ -46,14 +46,19 @@ std::string checkpoint_file_name(const std::string& kind) {
   throw UsageError("--checkpoint must be 'final' or 'best', not '" + kind + "'");
 }
 
+// checkpoint_<kind>.pth, or its safetensors export checkpoint_<kind>.safetensors.
 fs::path checkpoint_in_fold(const fs::path& fold_dir, const std::string& kind) {
   const fs::path p = fold_dir / checkpoint_file_name(kind);
   std::error_code ec;
   if (fs::is_regular_file(p, ec)) return p;
+  fs::path st = p;
+  st.replace_extension(".safetensors");
+  if (fs::is_regular_file(st, ec)) return st;
   std::string present;
   for (const auto& entry : fs::directory_iterator(fold_dir, ec))
-    if (entry.path().extension() == ".pth") present += (present.empty() ? "" : ", ") + entry.path().filename().string();
-  throw InputError(fold_dir.string(), "no " + p.filename().string() + " in this fold folder" +
+    if (entry.path().extension() == ".pth" || entry.path().extension() == ".safetensors")
+      present += (present.empty() ? "" : ", ") + entry.path().filename().string();
+  throw InputError(fold_dir.string(), "no " + p.filename().string() + " (or .safetensors) in this fold folder" +
                                           (present.empty() ? std::string() : " (found: " + present + ")"));
 }
 
@@ -63,8 +68,9 @@ bool looks_like_nnunet_source(const fs::path& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec))
     return is_model_folder(path) || fold_of_folder_name(path) || fs::is_regular_file(path / "checkpoint_final.pth", ec) ||
-           fs::is_regular_file(path / "checkpoint_best.pth", ec);
-  return path.extension() == ".pth";
+           fs::is_regular_file(path / "checkpoint_best.pth", ec) ||
+           fs::is_regular_file(path / "checkpoint_final.safetensors", ec);
+  return path.extension() == ".pth" || path.extension() == ".safetensors";
 }
 
 LocatedSource locate_source(const SourceRequest& request) {

@@ -2,7 +2,6 @@
 
 #include "medport/error.hpp"
 #include "medport/models/nnunet/graph.hpp"
-#include "medport/version.hpp"
 
 namespace medport::models::nnunet {
 namespace {
@@ -64,25 +63,13 @@ Json labels_section(const Model& m) {
 
 }  // namespace
 
-std::filesystem::path sidecar_path_for(const std::filesystem::path& onnx_path) {
-  auto p = onnx_path;
-  if (p.extension() == ".onnx") p.replace_extension();
-  return p.string() + ".medport.json";
-}
-
 Json make_sidecar(const Model& m, const SidecarOptions& options) {
   const Architecture& a = m.architecture;
   const Json& cfg = m.resolved_configuration;
   Json s = Json::object();
-  s["format"] = "medport-sidecar";
-  s["format_version"] = kSidecarFormatVersion;
-  s["family"] = "nnunet-v2";
-  s["network_class"] = a.class_short_name();
   s["network_class_name"] = a.network_class_name;
-  s["medport_version"] = std::string(kVersion);
 
   Json model = Json::object();
-  model["onnx_file"] = options.onnx_path.filename().string();
   model["input_name"] = kInputName;
   model["output_names"] = options.output_names;
   model["input_channels"] = a.input_channels;

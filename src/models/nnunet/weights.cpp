@@ -1,7 +1,6 @@
 #include "medport/models/nnunet/weights.hpp"
 
 #include <cstring>
-#include <set>
 #include <sstream>
 
 #include "medport/error.hpp"
@@ -94,48 +93,42 @@ std::vector<ExpectedTensor> expected_tensors(const Architecture& arch) {
   return std::move(c.out);
 }
 
-WeightCheck check_weights(const Architecture& arch, const std::map<std::string, Tensor>& state_dict,
-                          const std::string& source) {
+WeightCheck check_weights(const Architecture& arch, const ckpt::WeightSource& network, const std::string& source) {
   WeightCheck result;
-  result.state_dict_tensors = state_dict.size();
+  result.state_dict_tensors = network.index().size();
   std::vector<std::string> missing, wrong_shape, wrong_type, alias_mismatch;
-  std::set<std::string> used;
-  std::set<const Storage*> counted;
   for (const auto& e : expected_tensors(arch)) {
-    auto it = state_dict.find(e.key);
-    const Tensor* canonical = nullptr;
-    if (it == state_dict.end()) {
+    const ckpt::WeightInfo* info = network.info(e.key);
+    bool canonical_ok = false;
+    if (!info) {
       missing.push_back(e.key + " " + join_shape(e.shape));
     } else {
-      used.insert(e.key);
-      canonical = &it->second;
-      if (canonical->shape() != e.shape) {
-        wrong_shape.push_back(e.key + ": expected " + join_shape(e.shape) + ", found " +
-                              join_shape(canonical->shape()));
-        canonical = nullptr;
-      } else if (dtype_is_floating(canonical->dtype()) != e.floating) {
-        wrong_type.push_back(e.key + ": " + std::string(dtype_name(canonical->dtype())));
-        canonical = nullptr;
+      network.mark_used(e.key);
+      if (info->shape != e.shape) {
+        wrong_shape.push_back(e.key + ": expected " + join_shape(e.shape) + ", found " + join_shape(info->shape));
+      } else if (dtype_is_floating(info->dtype) != e.floating) {
+        wrong_type.push_back(e.key + ": " + std::string(dtype_name(info->dtype)));
+      } else {
+        canonical_ok = true;
       }
     }
     for (const auto& alias : e.aliases) {
-      auto a = state_dict.find(alias);
-      if (a == state_dict.end()) {
+      if (!network.contains(alias)) {
         missing.push_back(alias + " " + join_shape(e.shape) + " (alias of " + e.key + ")");
         continue;
       }
-      used.insert(alias);
-      if (canonical && !same_data(*canonical, a->second))
+      network.mark_used(alias);
+      if (canonical_ok && !network.same_data(e.key, alias) && !same_data(network.raw(e.key), network.raw(alias)))
         alias_mismatch.push_back(alias + " differs from " + e.key);
     }
-    if (!canonical) continue;
-    result.weights.emplace(e.key, *canonical);
-    if (e.parameter && counted.insert(canonical->storage().get()).second) result.parameters += canonical->numel();
+    if (!canonical_ok) continue;
+    const Tensor t = e.floating ? network.require(e.key) : network.raw(e.key);
+    if (e.parameter) result.parameters += t.numel();
+    result.weights.emplace(e.key, t);
   }
   std::vector<std::string> unexpected;
-  for (const auto& [key, t] : state_dict)
-    if (!used.count(key)) unexpected.push_back(key + " " + join_shape(t.shape()));
-  result.used_tensors = used.size();
+  for (const auto& name : network.unused()) unexpected.push_back(name + " " + join_shape(network.info(name)->shape));
+  result.used_tensors = network.used_count();
   if (missing.empty() && wrong_shape.empty() && wrong_type.empty() && alias_mismatch.empty() && unexpected.empty())
     return result;
   std::ostringstream msg;
@@ -148,6 +141,16 @@ WeightCheck check_weights(const Architecture& arch, const std::map<std::string, 
   list_section(msg, "alias differs from its canonical tensor", alias_mismatch);
   list_section(msg, "unused (not part of the network)", unexpected);
   throw InputError(source, msg.str());
+}
+
+}  // namespace medport::models::nnunet
+
+namespace medport::models::nnunet {
+
+WeightCheck check_weights(const Architecture& arch, const std::map<std::string, Tensor>& state_dict,
+                          const std::string& source) {
+  std::vector<std::pair<std::string, Tensor>> tensors(state_dict.begin(), state_dict.end());
+  return check_weights(arch, ckpt::WeightSource::from_tensors(std::move(tensors), nullptr, source), source);
 }
 
 }  // namespace medport::models::nnunet

@@ -3,16 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include "medport/error.hpp"
-#include "medport/util/file_io.hpp"
+#include "medport/models/sidecar.hpp"
 
 namespace medport::diffusion {
 namespace {
-
-std::filesystem::path sidecar_for(const std::filesystem::path& onnx_path) {
-  auto p = onnx_path;
-  if (p.extension() == ".onnx") p.replace_extension();
-  return p.string() + ".medport.json";
-}
 
 template <class T>
 void read_if(const nlohmann::json& j, const char* key, T& out) {
@@ -30,13 +24,11 @@ VarianceType parse_variance_type(const std::string& name) {
 
 DiffusionSettings settings_for_model(const std::filesystem::path& onnx_path) {
   DiffusionSettings s;
-  const auto path = sidecar_for(onnx_path);
+  const auto path = models::sidecar_path_for(onnx_path);
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return s;
-  const auto bytes = read_file(path, std::size_t{16} << 20);
+  const nlohmann::json j = models::read_sidecar(onnx_path, "guided_diffusion").family_section;
   try {
-    const auto j = nlohmann::json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-    if (j.value("family", std::string()) != "guided_diffusion_unet") return s;
     read_if(j, "spatial_multiple", s.spatial_multiple);
     if (j.contains("unet")) {
       read_if(j["unet"], "in_channels", s.in_channels);

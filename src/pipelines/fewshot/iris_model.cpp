@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "medport/error.hpp"
+#include "medport/models/sidecar.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
 
 namespace medport::pipelines::fewshot {
@@ -40,13 +41,13 @@ Tensor single_output(const runtime::Session& session, std::vector<runtime::Named
   return std::move(outputs.at(0).tensor);
 }
 
-double read_momentum(const std::filesystem::path& sidecar) {
-  std::ifstream in(sidecar);
-  if (!in) return 0.999;
-  const auto j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded()) throw InputError(sidecar.string(), "not valid JSON");
-  if (j.contains("memory_bank") && j["memory_bank"].contains("momentum") && j["memory_bank"]["momentum"].is_number())
-    return j["memory_bank"]["momentum"].get<double>();
+// The memory-bank EMA momentum the model was trained with (0.999 without a sidecar).
+double read_momentum(const std::filesystem::path& folder) {
+  std::error_code ec;
+  if (!std::filesystem::exists(models::sidecar_path_for(folder), ec)) return 0.999;
+  const auto section = models::read_sidecar(folder, "iris").family_section;
+  const auto bank = section.value("memory_bank", nlohmann::ordered_json::object());
+  if (bank.is_object() && bank.contains("momentum") && bank["momentum"].is_number()) return bank["momentum"].get<double>();
   return 0.999;
 }
 
@@ -58,7 +59,7 @@ IrisModel::IrisModel(const std::filesystem::path& folder, const runtime::Session
       throw InputError(folder.string(), std::string("not an IRIS model folder: ") + name + " is missing");
   impl_ = std::make_unique<Impl>(runtime::Session(folder / "encode_support.onnx", options),
                                  runtime::Session(folder / "forward.onnx", options),
-                                 read_momentum(folder / "iris.medport.json"));
+                                 read_momentum(folder));
   impl_->folder = folder;
   impl_->options = options;
 }

@@ -9,6 +9,7 @@
 #include "fewshot_rows.hpp"
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
+#include "medport/models/sidecar.hpp"
 #include "memory_bank_file.hpp"
 
 namespace medport::pipelines::fewshot {
@@ -50,12 +51,9 @@ struct SidecarBank {
 
 SidecarBank locate_checkpoint_bank(const fs::path& source) {
   if (!fs::is_directory(source)) return {source, std::nullopt};
-  const fs::path sidecar = source / "iris.medport.json";
-  std::ifstream in(sidecar);
-  if (!in) throw InputError(source.string(), "not a converted IRIS folder (no iris.medport.json)");
-  const auto j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded()) throw InputError(sidecar.string(), "not valid JSON");
-  const auto bank = j.value("memory_bank", nlohmann::json::object());
+  const fs::path sidecar = models::sidecar_path_for(source);
+  if (!fs::exists(sidecar)) throw InputError(source.string(), "not a converted IRIS folder (no medport.json)");
+  const auto bank = models::read_sidecar(source, "iris").family_section.value("memory_bank", nlohmann::ordered_json::object());
   if (!bank.is_object() || !bank.contains("file") || !bank["file"].is_string())
     throw InputError(sidecar.string(), "the converted checkpoint has no memory bank");
   SidecarBank out{source / bank["file"].get<std::string>(), std::nullopt};

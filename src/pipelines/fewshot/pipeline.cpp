@@ -5,6 +5,7 @@
 #include <set>
 
 #include "medport/error.hpp"
+#include "medport/models/sidecar.hpp"
 #include "medport/pipelines/batch/report.hpp"
 #include "medport/imaging/image_io.hpp"
 #include "medport/pipelines/fewshot/bank_files.hpp"
@@ -132,15 +133,11 @@ json describe_image(const fs::path& path, const imaging::Image& image, const std
 }  // namespace
 
 json read_iris_facts(const fs::path& model_dir) {
-  const fs::path sidecar = model_dir / "iris.medport.json";
-  const auto bytes = read_file(sidecar, std::size_t{16} << 20);
-  const auto j = json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()), nullptr, false);
-  if (j.is_discarded()) throw InputError(sidecar.string(), "not valid JSON");
-  return j.is_object() && j.contains("iris") && j["iris"].is_object() ? j["iris"] : json::object();
+  return json::parse(models::read_sidecar(model_dir, "iris").family_section.dump());
 }
 
 Shape read_volume_shape(const fs::path& model_dir) {
-  const fs::path sidecar = model_dir / "iris.medport.json";
+  const fs::path sidecar = models::sidecar_path_for(model_dir);
   const json iris = read_iris_facts(model_dir);
   const json shape = iris.contains("volume_shape") ? iris["volume_shape"] : json();
   if (!shape.is_array() || shape.size() != 3)

@@ -7,6 +7,7 @@
 
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
+#include "medport/models/sidecar.hpp"
 #include "medport/imaging/image_io.hpp"
 #include "medport/imaging/luminance.hpp"
 #include "medport/imaging/nnunet_preprocessing.hpp"
@@ -148,9 +149,9 @@ std::vector<float> predict_or_name(std::span<const LoadedModel> models, std::spa
   }
 }
 
+// The sidecar's "nnunet" section (validated once by load_model_info).
 Json read_sidecar_json(const ModelInfo& info) {
-  const auto bytes = read_file(info.sidecar_path, std::size_t{64} << 20);
-  return Json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return Json::parse(models::read_sidecar(info.onnx_path, "nnunet").family_section.dump());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "medport/error.hpp"
+#include "medport/models/sidecar.hpp"
 #include "medport/util/file_io.hpp"
 
 namespace medport::segment {
@@ -58,24 +59,20 @@ void read_regions(const std::string& json_text, const Json& labels, ModelInfo& i
 
 }  // namespace
 
-std::filesystem::path sidecar_for(const std::filesystem::path& onnx_path) {
-  auto path = onnx_path;
-  path.replace_extension(".medport.json");
-  return path;
-}
+std::filesystem::path sidecar_for(const std::filesystem::path& onnx_path) { return models::sidecar_path_for(onnx_path); }
 
 ModelInfo parse_model_info(const std::string& json_text, const std::string& source) {
-  Json doc;
+  nlohmann::ordered_json ordered;
   try {
-    doc = Json::parse(json_text);
+    ordered = nlohmann::ordered_json::parse(json_text);
   } catch (const Json::exception& e) {
     throw InputError(source, std::string("not valid JSON: ") + e.what());
   }
-  if (!doc.is_object() || doc.value("format", "") != "medport-sidecar")
-    throw InputError(source, "not a medport sidecar (field 'format' is not \"medport-sidecar\")");
-  if (doc.value("family", "") != "nnunet-v2")
-    throw InputError(source, "the segment pipeline runs nnU-Net v2 models; this sidecar is for '" +
-                                 doc.value("family", std::string("?")) + "'");
+  const models::Sidecar sidecar = models::Sidecar::from_json(ordered, source);
+  if (sidecar.family != "nnunet")
+    throw InputError(source, "the segment pipeline runs nnU-Net v2 models; this sidecar is for '" + sidecar.family + "'");
+  const std::string section_text = sidecar.family_section.dump();
+  const Json doc = Json::parse(section_text);  // the "nnunet" section
   ModelInfo info;
   try {
     const Json& model = member(doc, "model", source);
@@ -105,7 +102,7 @@ ModelInfo parse_model_info(const std::string& json_text, const std::string& sour
     if (labels.contains("labels") && labels["labels"].is_object())
       for (const auto& [name, value] : labels["labels"].items())
         if (value.is_number_integer() && name != "ignore") info.labels.push_back({name, value.get<int>()});
-    if (info.has_regions) read_regions(json_text, labels, info, source);
+    if (info.has_regions) read_regions(section_text, labels, info, source);
     if (doc.contains("source") && doc["source"].is_object()) {
       const Json& src = doc["source"];
       if (src.contains("configuration") && src["configuration"].is_string()) info.configuration = src["configuration"];

@@ -1,35 +1,27 @@
 #pragma once
-// guided-diffusion UNet checkpoint (plain state_dict, optionally under "state_dict."/"model."/
-// "module.") -> OUT.onnx + OUT.medport.json. The sidecar records the inferred architecture, the
-// choices the weights cannot tell, and the EchoGAINS sampling defaults (linear schedule, 4000
-// steps respaced to 250, RePaint jumps 10 x 10) for `medport sample` / `medport inpaint`.
-#include <filesystem>
+// guided-diffusion UNet family pieces: the checkpoint's state dict -> UNetConfig, the choices the
+// weights cannot tell (head layout, attention order, image size) from convert options, and the
+// "guided_diffusion" sidecar section: the inferred architecture plus the EchoGAINS sampling
+// defaults (linear schedule, 4000 steps respaced to 250, RePaint jumps 10 x 10) that
+// `medport sample` / `medport inpaint` read.
 #include <map>
 #include <string>
 
-#include "medport/models/converter.hpp"
+#include <nlohmann/json.hpp>
+
+#include "medport/checkpoint/weight_source.hpp"
 #include "medport/models/guided_diffusion/unet.hpp"
 
 namespace medport::models::guided_diffusion {
 
-struct LoadedUNet {
-  std::filesystem::path checkpoint;
-  std::string prefix;  // stripped from the checkpoint's keys
-  StateDict state_dict;
-  UNetConfig config;
-};
+// Every tensor of `network` (float32), as the state dict the UNet code reads.
+StateDict state_dict_of(const ckpt::WeightSource& network);
 
-LoadedUNet load_unet(const std::filesystem::path& checkpoint, const UNetChoices& choices = {});
-
-// UNetChoices from ConvertRequest::family_options ("num_head_channels", "num_heads",
+// UNetChoices from convert's family options ("num_head_channels", "num_heads",
 // "attention_order", "image_size"); unknown names or bad values throw UsageError. Giving
 // num_heads without num_head_channels selects heads by count (num_head_channels -1).
 UNetChoices choices_from_options(const std::map<std::string, std::string>& options);
 
-ConvertReport convert_guided_diffusion(const ConvertRequest& request, const UNetChoices& choices = {});
-// Entry for models::family_converters() (family id "guided_diffusion_unet").
-FamilyConverter guided_diffusion_family_converter();
-
-std::filesystem::path unet_sidecar_path(const std::filesystem::path& onnx_path);  // OUT.medport.json
+nlohmann::ordered_json sidecar_section(const UNetConfig& config);
 
 }  // namespace medport::models::guided_diffusion

@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "medport/graph/ir.hpp"
-#include "medport/models/converter.hpp"
+#include "medport/checkpoint/weight_source.hpp"
 #include "medport/tensor.hpp"
 
 namespace medport::models::iris {
@@ -59,22 +61,22 @@ std::vector<std::string> iris_parameter_names(const IrisConfig& config);
 
 struct LoadedIris {
   std::filesystem::path checkpoint;
-  std::string layout;  // "state_dict" | "model_state" | "model_state_dict"
+  std::string layout;  // where the weights were: "state_dict" (top level), "model_state", "model_state_dict", ...
   StateDict state_dict;
   std::size_t tensors_total = 0;                           // tensors in the whole file
   std::map<std::int64_t, Tensor> memory_bank;              // class id -> (m+1, C), training dicts only
   IrisConfig config;
 };
 
-// Plain state_dict, {"model_state": ..., "memory_bank": ...} or {"model_state_dict": ...}.
+// Plain state_dict, {"model_state": ..., "memory_bank": ...}, {"model_state_dict": ...} or
+// {"state_dict": ...}, keys optionally with DataParallel's "module." prefix.
 LoadedIris load_iris(const std::filesystem::path& checkpoint, const IrisChoices& choices = {});
+LoadedIris load_iris(const ckpt::WeightSource& file, const IrisChoices& choices = {});
 
 graph::Graph build_encode_support_graph(const IrisConfig& config, const StateDict& state_dict, int opset = 17);
 graph::Graph build_forward_graph(const IrisConfig& config, const StateDict& state_dict, int opset = 17);
 
-// request.output is the output folder; request.config the optional config file.
-ConvertReport convert_iris(const ConvertRequest& request);
-// Entry for models::family_converters() (family id "iris").
-FamilyConverter iris_family_converter();
+// The "iris" sidecar section (architecture, volume shape, memory bank facts).
+nlohmann::ordered_json sidecar_section(const LoadedIris& iris);
 
 }  // namespace medport::models::iris

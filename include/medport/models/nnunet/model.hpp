@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "medport/checkpoint/weight_source.hpp"
 #include "medport/models/nnunet/architecture.hpp"
 #include "medport/tensor.hpp"
 
@@ -46,10 +47,16 @@ struct Model {
   std::optional<std::vector<std::int64_t>> mirroring_axes;  // inference_allowed_mirroring_axes
   std::optional<std::int64_t> fold;
   std::optional<std::int64_t> current_epoch;
-  std::map<std::string, Tensor> state_dict;  // network_weights, keys without "module."
+  ckpt::WeightSource network;  // the network_weights sub-tree (keys without "module.")
 };
 
 // Reads the checkpoint (safely: no Python, nothing executed) and the plans/dataset.json.
 Model load_model(const LocatedSource& location);
+// The same with the checkpoint already open (`file` is its root; convert opens it once).
+// Safetensors files hold the network weights (at the root or under "network_weights."); the
+// plans come from the model folder, or from "plans"/"dataset_json" JSON strings in the file's
+// metadata, which may also give "configuration", "fold", "trainer_name" and
+// "inference_allowed_mirroring_axes" (a JSON list) like the trainer checkpoint does.
+Model load_model(const LocatedSource& location, const ckpt::WeightSource& file);
 
 }  // namespace medport::models::nnunet

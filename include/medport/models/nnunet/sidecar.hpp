@@ -1,6 +1,7 @@
 #pragma once
-// OUT.medport.json: everything a segmentation pipeline needs next to OUT.onnx to reproduce
-// nnU-Net v2 inference (preprocessing, sliding window, export). Schema: docs/NNUNET.md.
+// The "nnunet" section of OUT.medport.json (models/sidecar.hpp): everything a segmentation
+// pipeline needs beside the graph to reproduce nnU-Net v2 inference (preprocessing, sliding
+// window, export). Schema: docs/NNUNET.md.
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -10,10 +11,7 @@
 
 namespace medport::models::nnunet {
 
-inline constexpr int kSidecarFormatVersion = 1;
-
 struct SidecarOptions {
-  std::filesystem::path onnx_path;
   std::vector<std::string> output_names;
   bool fp16 = false;
   bool deep_supervision = false;

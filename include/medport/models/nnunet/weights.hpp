@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "medport/checkpoint/weight_source.hpp"
 #include "medport/models/nnunet/architecture.hpp"
 #include "medport/tensor.hpp"
 
@@ -33,7 +34,10 @@ struct WeightCheck {
   std::int64_t parameters = 0;          // elements of the learnable tensors, each storage once
 };
 
-// `state_dict` keys are relative to the network (no "network_weights." / "module." prefix).
+// `network` is the network_weights sub-tree (names without "network_weights." / "module.").
+// Weights come back as float32 (integer buffers as stored); every name is marked used.
+WeightCheck check_weights(const Architecture& arch, const ckpt::WeightSource& network, const std::string& source);
+// The same for an in-memory state dict (tests, tools).
 WeightCheck check_weights(const Architecture& arch, const std::map<std::string, Tensor>& state_dict,
                           const std::string& source);
 

@@ -1,6 +1,6 @@
 #pragma once
 // Few-shot segmentation strategies over the two IRIS graphs written by `medport convert`
-// (OUTDIR/encode_support.onnx, OUTDIR/forward.onnx, OUTDIR/iris.medport.json):
+// (OUTDIR/encode_support.onnx, OUTDIR/forward.onnx, OUTDIR/medport.json):
 //   one-shot:         logits = forward(query, encode(support, masks))
 //   context ensemble: logits = forward(query, mean over supports of encode(support_i, masks_i))
 //   memory bank:      per-class EMA of task embeddings, T_k <- a T_k + (1 - a) T_new (a = 0.999),

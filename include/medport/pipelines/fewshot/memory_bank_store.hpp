@@ -55,7 +55,7 @@ class MemoryBankStore {
   static MemoryBankStore open(const std::filesystem::path& path);
   // A new bank at `dest` holding the prototypes of a converted training checkpoint: `source` is
   // OUTDIR/memory_bank.npz (`class_<id>` members) or the converted folder OUTDIR (momentum then
-  // read from iris.medport.json unless given). Each prototype counts as one update. `dest` must
+  // read from medport.json unless given). Each prototype counts as one update. `dest` must
   // not exist yet (UsageError).
   static MemoryBankStore from_checkpoint_bank(const std::filesystem::path& source, const std::filesystem::path& dest,
                                               std::optional<double> momentum = std::nullopt);

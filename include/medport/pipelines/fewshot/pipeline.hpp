@@ -35,7 +35,7 @@
 namespace medport::pipelines::fewshot {
 
 struct FewshotRequest {
-  std::filesystem::path model_dir;                   // encode_support.onnx, forward.onnx, iris.medport.json
+  std::filesystem::path model_dir;                   // encode_support.onnx, forward.onnx, medport.json
   FewshotSettings settings;                          // supports included
   std::optional<std::filesystem::path> config_file;  // only reported in the case JSON
 };
@@ -100,7 +100,7 @@ class FewshotPipeline {
   std::unique_ptr<Impl> impl_;
 };
 
-// The `iris` block of MODEL_DIR/iris.medport.json (hyperparameters, volume shape); InputError
+// The `iris` block of MODEL_DIR/medport.json (the sidecar) (hyperparameters, volume shape); InputError
 // naming the sidecar when it is unreadable.
 nlohmann::json read_iris_facts(const std::filesystem::path& model_dir);
 // The model's (D,H,W) from it; InputError naming the sidecar otherwise.

@@ -1,0 +1,85 @@
+#include <algorithm>
+#include <cmath>
+
+#include "medport/checkpoint/npy.hpp"
+#include "medport/error.hpp"
+#include "medport/pipelines/run.hpp"
+
+namespace medport::pipelines {
+namespace {
+
+OutputCheck compare(const std::string& name, const Tensor& got, const Tensor& ref, const VerifyOptions& o,
+                    const std::string& source) {
+  if (got.shape() != ref.shape())
+    throw InputError(source, "output '" + name + "' has shape " + shape_string(got.shape()) + " but the reference " +
+                                 shape_string(ref.shape()));
+  OutputCheck c;
+  c.name = name;
+  c.shape = got.shape();
+  const auto a = got.to_f32(), b = ref.to_f32();
+  c.elements = a.size();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double x = a[i], y = b[i];
+    const double err = std::abs(x - y);
+    // NaN in either side never passes (numpy.allclose with equal_nan=False).
+    if (!(err <= o.atol + o.rtol * std::abs(y))) ++c.outside_tolerance;
+    if (std::isfinite(err)) c.max_abs_error = std::max(c.max_abs_error, err);
+    else c.max_abs_error = INFINITY;
+    if (std::isfinite(y)) c.max_abs_reference = std::max(c.max_abs_reference, std::abs(y));
+  }
+  c.max_rel_error = c.max_abs_error / std::max(c.max_abs_reference, 1e-30);
+  if (c.shape.size() >= 2 && c.shape[1] >= 2) {
+    const std::int64_t n = c.shape[0], k = c.shape[1];
+    const std::int64_t inner = static_cast<std::int64_t>(a.size()) / std::max<std::int64_t>(1, n * k);
+    std::int64_t agree = 0;
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t p = 0; p < inner; ++p) {
+        std::int64_t ia = 0, ib = 0;
+        for (std::int64_t j = 1; j < k; ++j) {
+          const auto at = [&](std::int64_t jj) { return static_cast<std::size_t>((i * k + jj) * inner + p); };
+          if (a[at(j)] > a[at(ia)]) ia = j;
+          if (b[at(j)] > b[at(ib)]) ib = j;
+        }
+        agree += ia == ib;
+      }
+    c.argmax_agreement = static_cast<double>(agree) / static_cast<double>(std::max<std::int64_t>(1, n * inner));
+  }
+  return c;
+}
+
+}  // namespace
+
+bool VerifyReport::passed() const {
+  return std::all_of(outputs.begin(), outputs.end(), [](const OutputCheck& c) { return c.passed(); });
+}
+
+VerifyReport verify_model(const std::filesystem::path& model, const std::filesystem::path& reference,
+                          const VerifyOptions& options) {
+  if (!(options.rtol >= 0) || !(options.atol >= 0)) throw UsageError("--rtol and --atol must be non-negative");
+  const std::string source = reference.string();
+  NamedArrays arrays;
+  for (auto& [name, tensor] : ckpt::read_npz(reference)) {
+    const auto it = options.rename.find(name);
+    arrays.emplace_back(it == options.rename.end() ? name : it->second, std::move(tensor));
+  }
+  runtime::Session session(model, options.session);
+  VerifyReport report;
+  report.inputs = session.input_names();
+  const auto outputs = run_on_arrays(session, arrays, source, /*ignore_extra=*/true);
+  for (const auto& out : outputs) {
+    const auto ref = std::find_if(arrays.begin(), arrays.end(), [&](const auto& a) { return a.first == out.name; });
+    if (ref == arrays.end()) {
+      report.not_compared.push_back(out.name);
+      continue;
+    }
+    report.outputs.push_back(compare(out.name, out.tensor, ref->second, options, source));
+  }
+  if (report.outputs.empty()) {
+    std::string names;
+    for (const auto& n : report.not_compared) names += (names.empty() ? "" : ", ") + n;
+    throw InputError(source, "holds none of the model's outputs (" + names + "); name them like the outputs or use --map");
+  }
+  return report;
+}
+
+}  // namespace medport::pipelines
