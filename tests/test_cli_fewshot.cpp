@@ -27,16 +27,11 @@ class CliFewshot : public medport::testing::IrisCliTest {
     convert_fixture_and_write_inputs();
     if (!ref_) return;
     medport::ckpt::write_npy_file(data() / "query_mask.npy", ref("query_masks").reshaped({2, 16, 64, 64}));
-    const Tensor images = ref("ensemble_images"), masks = ref("ensemble_masks");
     for (int i = 0; i < 3; ++i) {
-      const auto rows = [&](const Tensor& t) {
-        const auto v = t.to_f32();
-        const std::size_t per = v.size() / 3;
-        return Tensor::from_f32({16, 64, 64}, std::span(v.data() + per * static_cast<std::size_t>(i), per));
-      };
-      medport::ckpt::write_npy_file(data() / ("ens" + std::to_string(i) + ".npy"), rows(images));
+      medport::ckpt::write_npy_file(data() / ("ens" + std::to_string(i) + ".npy"), ref_row("ensemble_images", i, 3));
       // Single-class masks as label maps (value 1), converted to uint8 like a real mask file.
-      medport::ckpt::write_npy_file(data() / ("ens" + std::to_string(i) + "_mask.npy"), rows(masks).to(medport::DType::U8));
+      medport::ckpt::write_npy_file(data() / ("ens" + std::to_string(i) + "_mask.npy"),
+                                    ref_row("ensemble_masks", i, 3).to(medport::DType::U8));
     }
   }
   static void TearDownTestSuite() { release_fixture(); }

@@ -206,3 +206,32 @@ TEST_F(IrisEnsemble, BankFromSupportsAndRetrievalProbe) {
 }
 
 }  // namespace
+
+namespace {
+
+// The soft ensemble on a hand-computed case: two supports, one class, two voxels.
+//   support 0: logits (0, ln 3)   -> p = (0.5, 0.75),  c0 = (0 + 0.25) / 2 = 0.125
+//   support 1: logits (ln 9, ln 9) -> p = (0.9, 0.9),  c1 = (0.4 + 0.4) / 2 = 0.4
+//   w = (0.125, 0.4) / 0.525; p = w0 * p0 + w1 * p1
+TEST(IrisSoftEnsemble, EqualsItsFormulaOnAHandComputedCase) {
+  using namespace medport;
+  const float l3 = static_cast<float>(std::log(3.0)), l9 = static_cast<float>(std::log(9.0));
+  const std::vector<float> a{0.0F, l3}, b{l9, l9};
+  const auto r = pipelines::fewshot::fuse_soft({Tensor::from_f32({1, 1, 2}, a), Tensor::from_f32({1, 1, 2}, b)});
+  EXPECT_NEAR(r.confidences[0][0], 0.125, 1e-7);
+  EXPECT_NEAR(r.confidences[1][0], 0.4, 1e-7);
+  const double w0 = 0.125 / 0.525, w1 = 0.4 / 0.525;
+  EXPECT_NEAR(r.weights[0][0], w0, 1e-7);
+  EXPECT_NEAR(r.weights[1][0], w1, 1e-7);
+  ASSERT_EQ(r.probabilities.size(), 2u);
+  EXPECT_NEAR(r.probabilities[0], w0 * 0.5 + w1 * 0.9, 1e-6);
+  EXPECT_NEAR(r.probabilities[1], w0 * 0.75 + w1 * 0.9, 1e-6);
+  // Undecided supports everywhere (all c = 0): a plain mean.
+  const std::vector<float> zero{0.0F, 0.0F};
+  const auto flat = pipelines::fewshot::fuse_soft({Tensor::from_f32({1, 1, 2}, zero), Tensor::from_f32({1, 1, 2}, zero)});
+  EXPECT_DOUBLE_EQ(flat.weights[0][0], 0.5);
+  EXPECT_THROW(pipelines::fewshot::fuse_soft({}), UsageError);
+  EXPECT_THROW(pipelines::fewshot::fuse_soft({Tensor::from_f32({1, 1, 2}, a), Tensor::from_f32({1, 2, 1}, b)}), InputError);
+}
+
+}  // namespace

@@ -195,4 +195,47 @@ TEST(IrisConvert, RefusesInconsistentConfigurations) {
   EXPECT_FALSE(fs::exists(tmp / "new.onnx"));
 }
 
+// The IRIS guide's nested configuration: convert reads its `model:` block (the other blocks are
+// fewshot's); an unknown key is named; the volume comes from the checkpoint's own config when it
+// has one (a contradicting config is refused), else from the config, else convert stops and asks.
+TEST(IrisConvert, GuideConfigAndTheVolumeShapeRule) {
+  MEDPORT_FIXTURE_OR_SKIP(dir, kFixture);
+  medport::testing::TempDir tmp;
+  std::ofstream(tmp / "guide.yaml") << "model:\n  checkpoint: final_model.pt\n  in_channels: 1\n  base_channels: 8\n"
+                                       "  num_query_tokens: 8\n  num_attention_heads: 8\n  volume_shape: [16, 32, 48]\n"
+                                       "inference:\n  strategy: ensemble\ndevice: {type: cuda}\n";
+  const auto choices = iris::read_iris_choices(tmp / "guide.yaml");
+  EXPECT_EQ(choices.volume_shape, (std::vector<std::int64_t>{16, 32, 48}));
+  EXPECT_EQ(choices.base_channels, 8);
+  convert(dir / "final_model.pt", tmp / "guide", tmp / "guide.yaml");
+  EXPECT_EQ(medport::testing::read_json(tmp / "guide" / "medport.json")["iris"]["volume_shape"],
+            nlohmann::json({16, 32, 48}));
+
+  std::ofstream(tmp / "typo.yaml") << "model:\n  volume_shap: [16, 64, 64]\n";
+  try {
+    iris::read_iris_choices(tmp / "typo.yaml");
+    ADD_FAILURE() << "no error";
+  } catch (const medport::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("'model.volume_shap': unknown key"), std::string::npos) << e.what();
+  }
+  std::ofstream(tmp / "flat_typo.json") << R"({"volume_shape": [16, 64, 64], "heads": 8})";
+  EXPECT_THROW(iris::read_iris_choices(tmp / "flat_typo.json"), medport::InputError);
+  std::ofstream(tmp / "top_typo.yaml") << "model: {volume_shape: [16, 64, 64]}\ninferance: {}\n";
+  EXPECT_THROW(iris::read_iris_choices(tmp / "top_typo.yaml"), medport::InputError);
+
+  // iris_iter_000100.pt records volume_shape [16, 64, 64]: it wins, a contradicting config is refused.
+  convert(dir / "iris_iter_000100.pt", tmp / "own");
+  EXPECT_EQ(medport::testing::read_json(tmp / "own" / "medport.json")["iris"]["volume_shape"], nlohmann::json({16, 64, 64}));
+  EXPECT_THROW(convert(dir / "iris_iter_000100.pt", tmp / "contra", tmp / "guide.yaml"), medport::InputError);
+  // A plain state dict without a config: nothing tells the volume, so convert asks for it.
+  try {
+    convert(dir / "final_model.pt", tmp / "asks");
+    ADD_FAILURE() << "no error";
+  } catch (const medport::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("volume_shape"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(tmp / "asks"));
+  EXPECT_FALSE(fs::exists(tmp / "contra"));
+}
+
 }  // namespace

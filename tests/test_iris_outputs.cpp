@@ -127,6 +127,74 @@ TEST(IrisOutputs, ClosingFillsHolesOpeningRemovesSpecks) {
   EXPECT_EQ(unchanged, cube);
 }
 
+TEST(IrisOutputs, SmallObjectsAreRemovedBelowTheSize) {
+  const Grid g{1, 5, 8};
+  std::vector<std::uint8_t> mask(g.voxels(), 0);
+  for (std::int64_t x = 0; x < 4; ++x) mask[at(g, 0, 0, x)] = 1;  // 4 pixels
+  mask[at(g, 0, 3, 6)] = mask[at(g, 0, 4, 7)] = 1;               // 2 pixels diagonally: 1 object with 26, 2 with 6
+  auto m = mask;
+  fsl::remove_small_objects(m, g, 3, 26);
+  EXPECT_EQ(count(m), 4);  // objects of fewer than 3 pixels go, exactly 4 stays
+  m = mask;
+  fsl::remove_small_objects(m, g, 2, 26);
+  EXPECT_EQ(count(m), 6);  // the diagonal pair is one object of 2
+  m = mask;
+  fsl::remove_small_objects(m, g, 2, 6);
+  EXPECT_EQ(count(m), 4);  // ... two objects of 1 with faces only
+  m = mask;
+  fsl::remove_small_objects(m, g, 5, 26);
+  EXPECT_EQ(count(m), 0);
+}
+
+TEST(IrisOutputs, FillHolesFillsEnclosedBackgroundOnly) {
+  // 2D: a ring with a hole, and a C shape whose gap reaches the border.
+  const Grid g{1, 7, 9};
+  std::vector<std::uint8_t> mask(g.voxels(), 0);
+  for (std::int64_t y = 1; y <= 4; ++y)
+    for (std::int64_t x = 1; x <= 4; ++x)
+      if (y == 1 || y == 4 || x == 1 || x == 4) mask[at(g, 0, y, x)] = 1;
+  for (std::int64_t y = 0; y <= 6; ++y) mask[at(g, 0, y, 7)] = 1;  // a wall touching the border
+  auto m = mask;
+  fsl::fill_holes(m, g);
+  EXPECT_EQ(m[at(g, 0, 2, 2)], 1);
+  EXPECT_EQ(m[at(g, 0, 3, 3)], 1);
+  EXPECT_EQ(count(m), count(mask) + 4);
+  EXPECT_EQ(m[at(g, 0, 3, 8)], 0);  // beyond the wall: touches the border
+  // 3D: a hollow cube's inside is filled; a 2D image's slice is not a border of the hole.
+  const Grid c{5, 5, 5};
+  std::vector<std::uint8_t> cube(c.voxels(), 0);
+  for (std::int64_t z = 1; z <= 3; ++z)
+    for (std::int64_t y = 1; y <= 3; ++y)
+      for (std::int64_t x = 1; x <= 3; ++x) cube[at(c, z, y, x)] = (z == 2 && y == 2 && x == 2) ? 0 : 1;
+  fsl::fill_holes(cube, c);
+  EXPECT_EQ(count(cube), 27);
+  // A hole open along z (a tube) is not filled in 3D.
+  std::vector<std::uint8_t> tube(c.voxels(), 0);
+  for (std::int64_t z = 0; z < 5; ++z)
+    for (std::int64_t y = 1; y <= 3; ++y)
+      for (std::int64_t x = 1; x <= 3; ++x) tube[at(c, z, y, x)] = (y == 2 && x == 2) ? 0 : 1;
+  auto t = tube;
+  fsl::fill_holes(t, c);
+  EXPECT_EQ(t, tube);
+}
+
+TEST(IrisOutputs, PostProcessingOrder) {
+  // threshold -> small objects -> fill holes -> largest component: a ring with a hole of 1 pixel
+  // and a 2-pixel speck; min 3 pixels removes the speck, the hole is filled, one component stays.
+  const Grid g{1, 6, 8};
+  std::vector<float> p(g.voxels(), 0.1F);
+  for (std::int64_t y = 1; y <= 3; ++y)
+    for (std::int64_t x = 1; x <= 3; ++x) p[at(g, 0, y, x)] = (y == 2 && x == 2) ? 0.2F : 0.9F;
+  p[at(g, 0, 5, 6)] = p[at(g, 0, 5, 7)] = 0.8F;
+  fsl::MaskOptions o;
+  o.min_object_voxels = 3;
+  o.fill_holes = true;
+  const auto m = fsl::make_class_masks(p, 1, g, o);
+  EXPECT_EQ(count(m), 9);
+  EXPECT_EQ(m[at(g, 0, 2, 2)], 1);
+  EXPECT_EQ(m[at(g, 0, 5, 6)], 0);
+}
+
 TEST(IrisOutputs, MakeClassMasksPerClass) {
   const Grid g{1, 1, 5};
   // Class 0: two blobs (sizes 2 and 1); class 1: one voxel above threshold.

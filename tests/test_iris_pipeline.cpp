@@ -29,7 +29,7 @@ class IrisPipeline : public medport::testing::IrisCliTest {
     fsl::FewshotRequest r;
     r.model_dir = model();
     r.settings.supports = {{data() / "support.npy", data() / "support_mask.npy"}};
-    r.settings.normalize = "none";
+    r.settings.preprocessing.normalize = "none";
     r.settings.output.format = "npy";
     r.settings.output.montage = true;
     r.settings.output.save_confidence = true;

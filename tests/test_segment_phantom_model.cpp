@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <cstdio>
 #include <vector>
@@ -85,6 +87,38 @@ TEST_F(PhantomModel, SegmentsUnseenPhantomsWithGoodDiceAndEf) {
     EXPECT_NEAR(ef["EF_percent"].get<double>(), truth["EF_percent"].get<double>(), kMaxEfErrorPoints)
         << id << " Dice LV " << lv["mean"];
   }
+}
+
+// A colour (RGB or RGBA) copy of a gray phantom frame, as PNG exports of echo loops often are,
+// gives the gray frame's labels: one-channel models see the frame's luminance (imaging/luminance.hpp).
+TEST_F(PhantomModel, ColourCopiesOfAGrayFrameGiveTheSameLabels) {
+  const fs::path onnx = dir_ / "phantom2d.onnx";
+  auto r = run_medport({"convert", model_.string(), "-o", onnx.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_medport({"phantom", "-o", (dir_ / "phantoms").string(), "--patients", "1", "--seed", kSeed});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fs::path gray = dir_ / "phantoms" / "phantom0001" / "phantom0001_4CH_ED.png";
+  const cv::Mat frame = cv::imread(gray.string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(frame.channels(), 1);
+  cv::Mat rgb, rgba;
+  cv::cvtColor(frame, rgb, cv::COLOR_GRAY2BGR);
+  cv::cvtColor(frame, rgba, cv::COLOR_GRAY2BGRA);
+  fs::create_directories(dir_ / "in");
+  fs::copy_file(gray, dir_ / "in" / "gray.png");
+  ASSERT_TRUE(cv::imwrite((dir_ / "in" / "rgb.png").string(), rgb));
+  ASSERT_TRUE(cv::imwrite((dir_ / "in" / "rgba.png").string(), rgba));
+  r = run_medport({"segment", onnx.string(), (dir_ / "in" / "gray.png").string(), (dir_ / "in" / "rgb.png").string(),
+                   (dir_ / "in" / "rgba.png").string(), "-o", (dir_ / "out").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto labels = medport::read_file(dir_ / "out" / "gray_seg.png");
+  EXPECT_EQ(medport::read_file(dir_ / "out" / "rgb_seg.png"), labels);
+  EXPECT_EQ(medport::read_file(dir_ / "out" / "rgba_seg.png"), labels);
+  const cv::Mat seg = cv::imread((dir_ / "out" / "gray_seg.png").string(), cv::IMREAD_UNCHANGED);
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(seg, &lo, &hi);
+  EXPECT_EQ(hi, 3.0);  // LV, MYO and LA found
+  EXPECT_EQ(medport::testing::read_json(dir_ / "out" / "rgba.json")["input"]["converted_to_luminance_from"], "RGBA");
+  EXPECT_FALSE(medport::testing::read_json(dir_ / "out" / "gray.json")["input"].contains("converted_to_luminance_from"));
 }
 
 // `medport evaluate` takes the spacing of npy/PNG label maps from the phantom's spacing.json

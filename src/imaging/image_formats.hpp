@@ -15,6 +15,10 @@ Image read_dicom(const std::filesystem::path& path, const ReadOptions& options);
 // `labels` is row-major over `spatial` (the reference image's spatial shape).
 void write_natural_labels(const std::filesystem::path& path, const LabelImage& labels);
 void write_nifti_labels(const std::filesystem::path& path, const LabelImage& labels, const Image& reference);
+// `channels` float32 maps over `spatial` (C slowest); C > 1 becomes the 4th NIfTI dimension.
+void write_nifti_floats(const std::filesystem::path& path, const std::vector<std::int64_t>& spatial,
+                        const std::vector<double>& spacing, std::int64_t channels, const float* data,
+                        const Image& reference);
 void write_metaimage_labels(const std::filesystem::path& path, const LabelImage& labels, const Image& reference);
 void write_npy_labels(const std::filesystem::path& path, const LabelImage& labels);
 

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "image_formats.hpp"
+#include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
 
 namespace medport::imaging {
@@ -97,6 +98,21 @@ void write_label_map(const std::filesystem::path& path, const LabelImage& labels
 
 std::string label_map_ending(const Image& image, const std::filesystem::path& input) {
   return image.geometry.format == ImageFormat::Dicom ? ".nii.gz" : file_ending(input);
+}
+
+void write_float_maps(const std::filesystem::path& path, const Tensor& maps, const Image& reference) {
+  const Shape& shape = maps.shape();
+  if (shape.size() < 3 || maps.dtype() != DType::F32 || Shape(shape.begin() + 1, shape.end()) != reference.spatial_shape())
+    throw UsageError("float maps " + shape_string(shape) + " do not match the image " + shape_string(reference.spatial_shape()));
+  switch (format_from_path(path)) {
+    case ImageFormat::Nifti: {
+      const Tensor c = maps.contiguous();
+      detail::write_nifti_floats(path, reference.spatial_shape(), reference.spacing, shape[0], c.data<float>(), reference);
+      break;
+    }
+    case ImageFormat::Npy: ckpt::write_npy_file(path, maps); break;
+    default: throw UsageError(path.string() + ": float maps are written as .nii.gz, .nii or .npy");
+  }
 }
 
 std::vector<ImageCase> group_cases(const std::filesystem::path& folder, const std::string& ending) {

@@ -230,7 +230,13 @@ Image read_nifti(const std::filesystem::path& path) {
   return image;
 }
 
-void write_nifti_labels(const std::filesystem::path& path, const LabelImage& labels, const Image& reference) {
+namespace {
+
+// Writes `data` - `channels` maps over `spatial` (array order), x fastest - with the reference's
+// header (or an identity header with `spacing`), as `datatype`.
+void write_nifti_data(const std::filesystem::path& path, const std::vector<std::int64_t>& spatial,
+                      const std::vector<double>& spacing, std::int64_t channels, short datatype, short bitpix,
+                      const void* data, const Image& reference) {
   nifti_1_header header{};
   if (reference.geometry.nifti_header.size() == sizeof header) {
     std::memcpy(&header, reference.geometry.nifti_header.data(), sizeof header);
@@ -243,16 +249,21 @@ void write_nifti_labels(const std::filesystem::path& path, const LabelImage& lab
     header.xyzt_units = NIFTI_UNITS_MM;
     header.vox_offset = 352.0F;
   }
-  const auto nd = labels.shape.size();
-  header.dim[0] = static_cast<short>(nd);
+  const auto nd = spatial.size();
+  header.dim[0] = static_cast<short>(channels > 1 ? 4 : nd);
   for (int d = 1; d < 8; ++d) header.dim[d] = 1;
   for (std::size_t a = 0; a < nd; ++a) {
-    if (labels.shape[nd - 1 - a] > 32767) throw UsageError(path.string() + ": label map too large for NIfTI-1");
-    header.dim[a + 1] = static_cast<short>(labels.shape[nd - 1 - a]);
-    header.pixdim[a + 1] = static_cast<float>(labels.spacing_at(nd - 1 - a));
+    if (spatial[nd - 1 - a] > 32767) throw UsageError(path.string() + ": image too large for NIfTI-1");
+    header.dim[a + 1] = static_cast<short>(spatial[nd - 1 - a]);
+    header.pixdim[a + 1] = static_cast<float>(nd - 1 - a < spacing.size() ? spacing[nd - 1 - a] : 1.0);
   }
-  header.datatype = DT_UINT8;
-  header.bitpix = 8;
+  if (channels > 1) {
+    if (channels > 32767) throw UsageError(path.string() + ": too many channels for NIfTI-1");
+    header.dim[4] = static_cast<short>(channels);
+    header.pixdim[4] = 1.0F;
+  }
+  header.datatype = datatype;
+  header.bitpix = bitpix;
   header.scl_slope = 0.0F;
   header.scl_inter = 0.0F;
   header.cal_min = 0.0F;
@@ -268,19 +279,33 @@ void write_nifti_labels(const std::filesystem::path& path, const LabelImage& lab
   const std::string tmp = file.temp_path().string();
   nifti_set_debug_level(0);
   NiftiPtr nim(nifti_convert_nhdr2nim(header, tmp.c_str()));
-  if (!nim) throw InputError(path.string(), "cannot build a NIfTI header for the label map");
+  if (!nim) throw InputError(path.string(), "cannot build a NIfTI header");
   nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;
   nim->num_ext = 0;
   nim->ext_list = nullptr;
   if (nifti_set_filenames(nim.get(), tmp.c_str(), 0, 1) != 0)
     throw InputError(path.string(), "cannot set the NIfTI output name");
-  nim->data = const_cast<std::uint8_t*>(labels.labels.data());
+  nim->data = const_cast<void*>(data);
   nifti_image_write(nim.get());
   nim->data = nullptr;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(tmp, ec) || std::filesystem::file_size(tmp, ec) == 0)
-    throw InputError(path.string(), "nifticlib could not write the label map");
+    throw InputError(path.string(), "nifticlib could not write the file");
   file.commit();
+}
+
+}  // namespace
+
+void write_nifti_labels(const std::filesystem::path& path, const LabelImage& labels, const Image& reference) {
+  std::vector<double> spacing;
+  for (std::size_t a = 0; a < labels.shape.size(); ++a) spacing.push_back(labels.spacing_at(a));
+  write_nifti_data(path, labels.shape, spacing, 1, DT_UINT8, 8, labels.labels.data(), reference);
+}
+
+void write_nifti_floats(const std::filesystem::path& path, const std::vector<std::int64_t>& spatial,
+                        const std::vector<double>& spacing, std::int64_t channels, const float* data,
+                        const Image& reference) {
+  write_nifti_data(path, spatial, spacing, channels, DT_FLOAT32, 32, data, reference);
 }
 
 }  // namespace medport::imaging::detail

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <sstream>
 
 #include "medport/error.hpp"
 #include "medport/imaging/image_io.hpp"
+#include "medport/util/number_list.hpp"
 
 namespace medport::imaging {
 
@@ -102,25 +102,13 @@ LabelMapFile read_label_map(const fs::path& path, const std::optional<std::vecto
 }
 
 std::vector<double> parse_spacing(const std::string& text, std::size_t min_count, std::size_t max_count) {
-  std::vector<double> values;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    std::size_t used = 0;
-    double v = 0.0;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || !(v > 0.0) || !std::isfinite(v))
-      throw UsageError("spacing '" + text + "': expected positive numbers separated by commas");
-    values.push_back(v);
-  }
-  if (values.size() < min_count || values.size() > max_count)
+  const auto values = split_numbers(text);
+  if (!values || std::any_of(values->begin(), values->end(), [](double v) { return !(v > 0.0); }))
+    throw UsageError("spacing '" + text + "': expected positive numbers separated by commas");
+  if (values->size() < min_count || values->size() > max_count)
     throw UsageError("spacing '" + text + "': expected " + std::to_string(min_count) +
                      (max_count > min_count ? " to " + std::to_string(max_count) : std::string()) + " values");
-  return values;
+  return *values;
 }
 
 }  // namespace medport::imaging

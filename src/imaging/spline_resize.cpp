@@ -14,42 +14,12 @@
 namespace medport::imaging {
 namespace {
 
-constexpr std::int64_t kSplinePad = 12;
-
-// For every output index along one axis: the input indices it reads and their weights.
-struct AxisTaps {
-  int width = 1;
-  std::vector<std::int64_t> index;  // out_len * width
-  std::vector<double> weight;       // out_len * width
-};
-
 std::int64_t clamp_index(std::int64_t i, std::int64_t len) { return std::clamp<std::int64_t>(i, 0, len - 1); }
 
-std::vector<double> apply_taps(std::span<const double> in, const Shape& shape, std::size_t axis, const AxisTaps& taps,
-                               std::int64_t out_len) {
-  std::int64_t outer = 1, inner = 1;
-  for (std::size_t a = 0; a < axis; ++a) outer *= shape[a];
-  for (std::size_t a = axis + 1; a < shape.size(); ++a) inner *= shape[a];
-  const std::int64_t in_len = shape[axis];
-  std::vector<double> out(static_cast<std::size_t>(outer * out_len * inner), 0.0);
-  for (std::int64_t o = 0; o < outer; ++o) {
-    const double* src = in.data() + o * in_len * inner;
-    double* dst = out.data() + o * out_len * inner;
-    for (std::int64_t j = 0; j < out_len; ++j) {
-      double* row = dst + j * inner;
-      for (int k = 0; k < taps.width; ++k) {
-        const auto t = static_cast<std::size_t>(j * taps.width + k);
-        const double w = taps.weight[t];
-        const double* srow = src + taps.index[t] * inner;
-        for (std::int64_t i = 0; i < inner; ++i) row[i] += w * srow[i];
-      }
-    }
-  }
-  return out;
-}
+constexpr std::int64_t kSplinePad = 12;
 
-AxisTaps edge_pad_taps(std::int64_t in_len, std::int64_t pad) {
-  AxisTaps taps;
+detail::AxisTaps edge_pad_taps(std::int64_t in_len, std::int64_t pad) {
+  detail::AxisTaps taps;
   for (std::int64_t j = 0; j < in_len + 2 * pad; ++j) {
     taps.index.push_back(clamp_index(j - pad, in_len));
     taps.weight.push_back(1.0);
@@ -58,10 +28,10 @@ AxisTaps edge_pad_taps(std::int64_t in_len, std::int64_t pad) {
 }
 
 // Interpolation taps for zoom's grid-mode coordinates; `pad` is the prepadding already applied.
-AxisTaps zoom_taps(std::int64_t in_len, std::int64_t out_len, std::int64_t pad, int order) {
+detail::AxisTaps zoom_taps(std::int64_t in_len, std::int64_t out_len, std::int64_t pad, int order) {
   const std::int64_t len = in_len + 2 * pad;
   const double zoom = static_cast<double>(in_len) / static_cast<double>(out_len);
-  AxisTaps taps;
+  detail::AxisTaps taps;
   taps.width = order + 1;
   for (std::int64_t o = 0; o < out_len; ++o) {
     double cc = (static_cast<double>(o) + 0.5) * zoom - 0.5;
@@ -124,19 +94,7 @@ void cubic_prefilter_line(std::vector<double>& c) {
 }
 
 void cubic_prefilter_axis(std::vector<double>& values, const Shape& shape, std::size_t axis) {
-  std::int64_t outer = 1, inner = 1;
-  for (std::size_t a = 0; a < axis; ++a) outer *= shape[a];
-  for (std::size_t a = axis + 1; a < shape.size(); ++a) inner *= shape[a];
-  const std::int64_t len = shape[axis];
-  std::vector<double> line(static_cast<std::size_t>(len));
-  for (std::int64_t o = 0; o < outer; ++o) {
-    for (std::int64_t i = 0; i < inner; ++i) {
-      double* base = values.data() + o * len * inner + i;
-      for (std::int64_t k = 0; k < len; ++k) line[static_cast<std::size_t>(k)] = base[k * inner];
-      cubic_prefilter_line(line);
-      for (std::int64_t k = 0; k < len; ++k) base[k * inner] = line[static_cast<std::size_t>(k)];
-    }
-  }
+  detail::filter_lines(values, shape, axis, cubic_prefilter_line);
 }
 
 void check_resize_args(std::span<const double> values, const Shape& shape, const Shape& new_shape, int order) {
@@ -154,6 +112,50 @@ void check_resize_args(std::span<const double> values, const Shape& shape, const
 
 }  // namespace
 
+namespace detail {
+
+std::vector<double> apply_taps(std::span<const double> in, const Shape& shape, std::size_t axis, const AxisTaps& taps,
+                               std::int64_t out_len) {
+  std::int64_t outer = 1, inner = 1;
+  for (std::size_t a = 0; a < axis; ++a) outer *= shape[a];
+  for (std::size_t a = axis + 1; a < shape.size(); ++a) inner *= shape[a];
+  const std::int64_t in_len = shape[axis];
+  std::vector<double> out(static_cast<std::size_t>(outer * out_len * inner), 0.0);
+  for (std::int64_t o = 0; o < outer; ++o) {
+    const double* src = in.data() + o * in_len * inner;
+    double* dst = out.data() + o * out_len * inner;
+    for (std::int64_t j = 0; j < out_len; ++j) {
+      double* row = dst + j * inner;
+      for (int k = 0; k < taps.width; ++k) {
+        const auto t = static_cast<std::size_t>(j * taps.width + k);
+        const double w = taps.weight[t];
+        const double* srow = src + taps.index[t] * inner;
+        for (std::int64_t i = 0; i < inner; ++i) row[i] += w * srow[i];
+      }
+    }
+  }
+  return out;
+}
+
+void filter_lines(std::vector<double>& values, const Shape& shape, std::size_t axis,
+                  const std::function<void(std::vector<double>&)>& filter) {
+  std::int64_t outer = 1, inner = 1;
+  for (std::size_t a = 0; a < axis; ++a) outer *= shape[a];
+  for (std::size_t a = axis + 1; a < shape.size(); ++a) inner *= shape[a];
+  const std::int64_t len = shape[axis];
+  std::vector<double> line(static_cast<std::size_t>(len));
+  for (std::int64_t o = 0; o < outer; ++o) {
+    for (std::int64_t i = 0; i < inner; ++i) {
+      double* base = values.data() + o * len * inner + i;
+      for (std::int64_t k = 0; k < len; ++k) line[static_cast<std::size_t>(k)] = base[k * inner];
+      filter(line);
+      for (std::int64_t k = 0; k < len; ++k) base[k * inner] = line[static_cast<std::size_t>(k)];
+    }
+  }
+}
+
+}  // namespace detail
+
 std::vector<double> resize_edge(std::span<const double> values, const Shape& shape, const Shape& new_shape, int order) {
   check_resize_args(values, shape, new_shape, order);
   std::vector<double> current(values.begin(), values.end());
@@ -161,13 +163,13 @@ std::vector<double> resize_edge(std::span<const double> values, const Shape& sha
   const std::int64_t pad = order > 1 ? kSplinePad : 0;
   if (order > 1) {
     for (std::size_t a = 0; a < shape.size(); ++a) {
-      current = apply_taps(current, current_shape, a, edge_pad_taps(current_shape[a], pad), current_shape[a] + 2 * pad);
+      current = detail::apply_taps(current, current_shape, a, edge_pad_taps(current_shape[a], pad), current_shape[a] + 2 * pad);
       current_shape[a] += 2 * pad;
     }
     for (std::size_t a = 0; a < shape.size(); ++a) cubic_prefilter_axis(current, current_shape, a);
   }
   for (std::size_t a = 0; a < shape.size(); ++a) {
-    current = apply_taps(current, current_shape, a, zoom_taps(shape[a], new_shape[a], pad, order), new_shape[a]);
+    current = detail::apply_taps(current, current_shape, a, zoom_taps(shape[a], new_shape[a], pad, order), new_shape[a]);
     current_shape[a] = new_shape[a];
   }
   // skimage's _clip_warp_output: the result stays within the input's range.
@@ -208,11 +210,11 @@ std::vector<double> resize_one_axis(std::span<const double> values, const Shape&
   Shape current_shape = shape;
   const std::int64_t pad = order > 1 ? kSplinePad : 0;
   if (order > 1) {
-    current = apply_taps(current, current_shape, axis, edge_pad_taps(shape[axis], pad), shape[axis] + 2 * pad);
+    current = detail::apply_taps(current, current_shape, axis, edge_pad_taps(shape[axis], pad), shape[axis] + 2 * pad);
     current_shape[axis] += 2 * pad;
     cubic_prefilter_axis(current, current_shape, axis);
   }
-  return apply_taps(current, current_shape, axis, zoom_taps(shape[axis], new_len, pad, order), new_len);
+  return detail::apply_taps(current, current_shape, axis, zoom_taps(shape[axis], new_len, pad, order), new_len);
 }
 
 }  // namespace detail

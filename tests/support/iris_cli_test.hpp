@@ -43,6 +43,13 @@ class IrisCliTest : public ::testing::Test {
     return tmp_->path() / "data";
   }
   static Tensor ref(const std::string& name) { return ref_->read(name); }
+  // Row i of the reference array `name` holding `rows` (16,64,64) volumes, e.g. one of the three
+  // ensemble supports.
+  static Tensor ref_row(const std::string& name, int i, int rows) {
+    const auto v = ref(name).to_f32();
+    const std::size_t per = v.size() / static_cast<std::size_t>(rows);
+    return Tensor::from_f32({16, 64, 64}, std::span(v.data() + per * static_cast<std::size_t>(i), per));
+  }
 
   static inline TempDir* tmp_ = nullptr;
   static inline ckpt::NpzFile* ref_ = nullptr;

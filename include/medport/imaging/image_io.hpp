@@ -62,6 +62,12 @@ void write_label_map(const std::filesystem::path& path, const LabelImage& labels
 // (file_ending), or ".nii.gz" for DICOM, which has no single-file label format of its own.
 std::string label_map_ending(const Image& image, const std::filesystem::path& input);
 
+// Writes float32 maps `maps` (C, *spatial) - probabilities, confidence - with the reference
+// image's geometry: NIfTI (.nii / .nii.gz; the reference's header and affine, C as the 4th
+// dimension when C > 1) or npy (the array as it is). `spatial` must equal the reference's
+// spatial shape. Written atomically.
+void write_float_maps(const std::filesystem::path& path, const Tensor& maps, const Image& reference);
+
 // nnU-Net's case convention: files `<case>_<XXXX><ending>` in `folder` grouped by case,
 // channels ordered by XXXX. Cases sorted by identifier. Files with other endings are ignored.
 // Throws InputError when a case misses a channel or channel counts differ between cases.

@@ -51,8 +51,25 @@ const Tensor& require(const StateDict& sd, const std::string& key, const std::st
 
 }  // namespace
 
-IrisChoices choices_from_json(const nlohmann::json& j, const std::string& source) {
-  if (!j.is_object()) throw InputError(source, "IRIS configuration must be a mapping of keys to values");
+IrisChoices choices_from_json(const nlohmann::json& root, const std::string& source, bool strict) {
+  if (!root.is_object()) throw InputError(source, "IRIS configuration must be a mapping of keys to values");
+  static const std::vector<std::string> model_keys{"in_channels",         "base_channels",   "num_query_tokens",
+                                                   "num_attention_heads", "volume_shape",    "use_memory_bank",
+                                                   "memory_momentum",     "checkpoint",      "device"};
+  static const std::vector<std::string> guide_blocks{"model", "inference", "device", "output", "quality_assurance"};
+  auto check_keys = [&](const nlohmann::json& object, const std::vector<std::string>& known, const std::string& prefix) {
+    if (!strict) return;
+    for (const auto& [key, value] : object.items())
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        throw InputError(source, "'" + prefix + key + "': unknown key (known here: " + list + ")");
+      }
+  };
+  const bool nested = root.contains("model") && root["model"].is_object();
+  if (nested) check_keys(root, guide_blocks, "");
+  const nlohmann::json& j = nested ? root["model"] : root;
+  check_keys(j, model_keys, nested ? "model." : "");
   IrisChoices c;
   c.num_attention_heads = int_key(j, "num_attention_heads", source);
   c.base_channels = int_key(j, "base_channels", source);
@@ -99,7 +116,7 @@ IrisChoices read_iris_choices(const std::filesystem::path& config_file) {
     j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded()) throw InputError(source, "not valid JSON");
   }
-  return choices_from_json(j, source);
+  return choices_from_json(j, source, true);
 }
 
 std::vector<std::pair<std::string, Shape>> expected_parameters(const IrisConfig& c) {
@@ -171,7 +188,10 @@ IrisConfig infer_iris_config(const StateDict& sd, const IrisChoices& choices, co
                           ? c.num_attention_heads
                           : std::max<int>(1, static_cast<int>(std::gcd<std::int64_t>(C, c.num_attention_heads)));
   c.context_channels = static_cast<int>((C + kRatio * kRatio * kRatio - 1) / (kRatio * kRatio * kRatio));
-  if (choices.volume_shape) c.volume_shape = *choices.volume_shape;
+  if (!choices.volume_shape)
+    throw UsageError(source + ": the checkpoint does not record the volume it was trained on; give it with --config "
+                              "(volume_shape: [D, H, W], or model.volume_shape in the IRIS guide's configuration)");
+  c.volume_shape = *choices.volume_shape;
   if (c.volume_shape.size() != 3) throw InputError(source, "volume_shape must have 3 sizes");
   for (auto s : c.volume_shape)
     if (s < kRatio || s > kMaxVolumeSide || s % kRatio != 0)

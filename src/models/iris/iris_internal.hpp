@@ -11,7 +11,9 @@
 
 namespace medport::models::iris {
 
-IrisChoices choices_from_json(const nlohmann::json& j, const std::string& source);
+// `strict`: a user's file, where an unknown key is an error; a training dict's own `config` also
+// holds training settings and is read leniently.
+IrisChoices choices_from_json(const nlohmann::json& j, const std::string& source, bool strict = false);
 // Fields unset in `primary` are taken from `fallback`.
 IrisChoices merge_choices(const IrisChoices& primary, const IrisChoices& fallback);
 // tune_step.onnx: query_image, task_embeddings, target_masks -> logits, loss, grad_task_embeddings.

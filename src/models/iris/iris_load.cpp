@@ -50,7 +50,15 @@ LoadedIris load_iris(const ckpt::WeightSource& file, const IrisChoices& choices)
     if (!id) continue;
     out.memory_bank.emplace(*id, bank.require(w.name));
   }
-  out.config = infer_iris_config(out.state_dict, merge_choices(choices, stored), source);
+  IrisChoices merged = merge_choices(choices, stored);
+  // The volume the network was trained on: the checkpoint's own config is the truth.
+  if (stored.volume_shape) {
+    if (choices.volume_shape && *choices.volume_shape != *stored.volume_shape)
+      throw InputError(source, "the configuration's volume_shape " + shape_string(*choices.volume_shape) +
+                                   " contradicts the checkpoint's own config (" + shape_string(*stored.volume_shape) + ")");
+    merged.volume_shape = stored.volume_shape;
+  }
+  out.config = infer_iris_config(out.state_dict, merged, source);
   const std::int64_t C = out.config.embed_dim(), M = out.config.num_query_tokens + 1;
   for (const auto& [id, t] : out.memory_bank)
     if (t.shape() != Shape{M, C})

@@ -87,14 +87,27 @@ FewshotBatchOutcome run_batch(const FewshotPipeline& pipeline, std::span<const b
   run.output_dir = options.output_dir;
   run.overwrite = options.overwrite;
   try {
-    batch::run_cases(
-        queries, run,
-        [&](const batch::BatchCase& c, batch::CaseReport& report) {
-          const Stopwatch case_start;
-          const FewshotResult result = pipeline.run({c.name, c.files.front(), options.query_mask});
-          write_case(result, options.output_dir, settings.output);
-          report.seconds = case_start.seconds();
-          report.facts["quality_passed"] = result.quality.passed;
+    batch::run_case_groups(
+        queries, run, static_cast<std::size_t>(settings.batch_size),
+        [&](std::span<const batch::BatchCase> group, std::span<batch::CaseReport> reports) {
+          std::vector<FewshotQuery> group_queries;
+          for (const auto& c : group) group_queries.push_back({c.name, c.files.front(), options.query_mask});
+          auto outcomes = pipeline.run_many(group_queries);
+          for (std::size_t i = 0; i < group.size(); ++i) {
+            auto& report = reports[i];
+            try {
+              if (outcomes[i].error) std::rethrow_exception(outcomes[i].error);
+              const Stopwatch write_start;
+              write_case(*outcomes[i].result, options.output_dir, settings.output);
+              report.seconds = outcomes[i].result->seconds + write_start.seconds();
+              report.facts["quality_passed"] = outcomes[i].result->quality.passed;
+              report.status = batch::CaseReport::Status::Done;
+            } catch (const std::exception& e) {
+              if (!batch::fails_only_its_case(e)) throw;
+              report.status = batch::CaseReport::Status::Failed;
+              report.message = e.what();
+            }
+          }
         },
         [&](const batch::CaseReport& report) {
           if (report.status == batch::CaseReport::Status::Done && !report.facts.value("quality_passed", true))

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "medport/checkpoint/npy.hpp"
+#include "medport/imaging/image_io.hpp"
 #include "medport/pipelines/batch/case_outputs.hpp"
 #include "medport/pipelines/batch/cases.hpp"
 #include "medport/util/file_io.hpp"
@@ -52,6 +53,19 @@ std::vector<fs::path> write_case(const FewshotResult& r, const fs::path& output_
     const auto confidence = confidence_map(r.probabilities, r.labels.labels, static_cast<std::int64_t>(r.classes.size()), r.classes);
     ckpt::write_npy_file(files.path(name + "_confidence.npy"), Tensor::from_f32(r.query.spatial_shape(), confidence));
     outputs["confidence"] = name + "_confidence.npy";
+  }
+  if (output.save_probabilities) {
+    // float maps: NIfTI beside a NIfTI label map, npy otherwise (PNG holds no floats)
+    const std::string name_p = name + "_probabilities" + (output.format == "nii.gz" ? ".nii.gz" : ".npy");
+    Shape shape = r.query.spatial_shape();
+    shape.insert(shape.begin(), static_cast<std::int64_t>(r.classes.size()));
+    imaging::write_float_maps(files.path(name_p), Tensor::from_f32(shape, r.probabilities), r.query);
+    outputs["probabilities"] = name_p;
+  }
+  if (output.save_logits) {
+    const Shape& l = r.logits.shape();  // (1,K,D,H,W) at the model's volume
+    ckpt::write_npy_file(files.path(name + "_logits.npy"), r.logits.reshaped(Shape(l.begin() + 1, l.end())));
+    outputs["logits"] = name + "_logits.npy";
   }
   json report = r.report;
   report["outputs"] = outputs;

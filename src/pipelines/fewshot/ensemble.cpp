@@ -136,6 +136,51 @@ EnsembleResult run_ensemble(const IrisModel& model, const Tensor& support_images
   return r;
 }
 
+SoftEnsembleResult fuse_soft(const std::vector<Tensor>& logits) {
+  if (logits.empty()) throw UsageError("soft ensemble: no support predictions");
+  const Shape s = logits.front().shape();
+  if (s.size() < 2 || s[0] != 1 || s[1] < 1) throw InputError("soft ensemble", "expected logits (1,K,...), got " + shape_string(s));
+  const auto k_count = static_cast<std::size_t>(s[1]);
+  const auto total = static_cast<std::size_t>(shape_numel(s));
+  const std::size_t per = total / k_count;
+  std::vector<std::vector<double>> p;  // [support][element]
+  SoftEnsembleResult r;
+  for (const auto& t : logits) {
+    if (t.shape() != s) throw InputError("soft ensemble", "support predictions differ in shape");
+    const auto x = t.to_f32();
+    std::vector<double> pi(total);
+    std::vector<double> c(k_count, 0.0);
+    for (std::size_t e = 0; e < total; ++e) {
+      pi[e] = 1.0 / (1.0 + std::exp(-static_cast<double>(x[e])));
+      c[e / per] += std::abs(pi[e] - 0.5);
+    }
+    for (auto& v : c) v /= static_cast<double>(per);
+    r.confidences.push_back(c);
+    p.push_back(std::move(pi));
+  }
+  const std::size_t n = logits.size();
+  r.weights.assign(n, std::vector<double>(k_count, 0.0));
+  for (std::size_t k = 0; k < k_count; ++k) {
+    double sum = 0.0;
+    for (std::size_t i = 0; i < n; ++i) sum += r.confidences[i][k];
+    for (std::size_t i = 0; i < n; ++i) r.weights[i][k] = sum > 0.0 ? r.confidences[i][k] / sum : 1.0 / double(n);
+  }
+  r.probabilities.resize(total);
+  for (std::size_t e = 0; e < total; ++e) {
+    double v = 0.0;
+    for (std::size_t i = 0; i < n; ++i) v += r.weights[i][e / per] * p[i][e];
+    r.probabilities[e] = static_cast<float>(v);
+  }
+  return r;
+}
+
+SoftEnsembleResult soft_ensemble(const IrisModel& model, const Tensor& support_embeddings, const Tensor& query) {
+  std::vector<Tensor> logits;
+  for (std::int64_t i = 0; i < support_embeddings.shape().at(0); ++i)
+    logits.push_back(model.segment(query, row_of(support_embeddings, i)));
+  return fuse_soft(logits);
+}
+
 const char* ensemble_mode_name(EnsembleMode mode) {
   switch (mode) {
     case EnsembleMode::Mean:

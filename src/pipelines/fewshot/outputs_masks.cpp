@@ -1,4 +1,5 @@
 // Probabilities -> binary masks: threshold, connected components, 3D morphology.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -55,19 +56,27 @@ std::vector<std::uint8_t> threshold_masks(std::span<const float> probabilities, 
   return out;
 }
 
-void keep_largest_component(std::span<std::uint8_t> mask, const Grid& grid, int connectivity) {
-  check_mask(mask, grid, "largest component");
-  const auto offsets = neighbour_offsets(connectivity);
-  std::vector<std::int32_t> component(mask.size(), -1);
+namespace {
+
+// Connected components of the set voxels: the component id of each voxel (-1: not set) and sizes.
+struct Components {
+  std::vector<std::int32_t> id;
   std::vector<std::int64_t> sizes;
+};
+
+// `member(i)` says which voxels belong; `offsets` which neighbours connect.
+template <typename Member>
+Components label_components(std::size_t voxels, const Grid& grid, const std::vector<Offset>& offsets, Member member) {
+  Components c;
+  c.id.assign(voxels, -1);
   std::vector<std::int64_t> stack;
   const std::int64_t plane = grid.height * grid.width;
-  for (std::int64_t start = 0; start < static_cast<std::int64_t>(mask.size()); ++start) {
-    if (!mask[static_cast<std::size_t>(start)] || component[static_cast<std::size_t>(start)] >= 0) continue;
-    const auto id = static_cast<std::int32_t>(sizes.size());
+  for (std::int64_t start = 0; start < static_cast<std::int64_t>(voxels); ++start) {
+    if (!member(static_cast<std::size_t>(start)) || c.id[static_cast<std::size_t>(start)] >= 0) continue;
+    const auto id = static_cast<std::int32_t>(c.sizes.size());
     std::int64_t size = 0;
     stack.assign(1, start);
-    component[static_cast<std::size_t>(start)] = id;
+    c.id[static_cast<std::size_t>(start)] = id;
     while (!stack.empty()) {
       const std::int64_t v = stack.back();
       stack.pop_back();
@@ -77,18 +86,53 @@ void keep_largest_component(std::span<std::uint8_t> mask, const Grid& grid, int 
         const std::int64_t nz = z + o.dz, ny = y + o.dy, nx = x + o.dx;
         if (nz < 0 || ny < 0 || nx < 0 || nz >= grid.depth || ny >= grid.height || nx >= grid.width) continue;
         const auto n = static_cast<std::size_t>((nz * grid.height + ny) * grid.width + nx);
-        if (!mask[n] || component[n] >= 0) continue;
-        component[n] = id;
+        if (!member(n) || c.id[n] >= 0) continue;
+        c.id[n] = id;
         stack.push_back(static_cast<std::int64_t>(n));
       }
     }
-    sizes.push_back(size);
+    c.sizes.push_back(size);
   }
-  if (sizes.size() < 2) return;
+  return c;
+}
+
+}  // namespace
+
+void keep_largest_component(std::span<std::uint8_t> mask, const Grid& grid, int connectivity) {
+  check_mask(mask, grid, "largest component");
+  const auto c = label_components(mask.size(), grid, neighbour_offsets(connectivity), [&](std::size_t i) { return mask[i] != 0; });
+  if (c.sizes.size() < 2) return;
   std::int32_t best = 0;
-  for (std::size_t i = 1; i < sizes.size(); ++i)
-    if (sizes[i] > sizes[static_cast<std::size_t>(best)]) best = static_cast<std::int32_t>(i);
-  for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = component[i] == best ? 1 : 0;
+  for (std::size_t i = 1; i < c.sizes.size(); ++i)
+    if (c.sizes[i] > c.sizes[static_cast<std::size_t>(best)]) best = static_cast<std::int32_t>(i);
+  for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = c.id[i] == best ? 1 : 0;
+}
+
+void remove_small_objects(std::span<std::uint8_t> mask, const Grid& grid, std::int64_t min_voxels, int connectivity) {
+  check_mask(mask, grid, "small objects");
+  if (min_voxels <= 1) return;
+  const auto c = label_components(mask.size(), grid, neighbour_offsets(connectivity), [&](std::size_t i) { return mask[i] != 0; });
+  for (std::size_t i = 0; i < mask.size(); ++i)
+    if (c.id[i] >= 0 && c.sizes[static_cast<std::size_t>(c.id[i])] < min_voxels) mask[i] = 0;
+}
+
+void fill_holes(std::span<std::uint8_t> mask, const Grid& grid) {
+  check_mask(mask, grid, "fill holes");
+  std::vector<Offset> faces = neighbour_offsets(6);
+  if (grid.depth == 1)  // one 2D image: its border is its edges, not its (only) slice
+    faces.erase(std::remove_if(faces.begin(), faces.end(), [](const Offset& o) { return o.dz != 0; }), faces.end());
+  const auto c = label_components(mask.size(), grid, faces, [&](std::size_t i) { return mask[i] == 0; });
+  std::vector<bool> reaches_border(c.sizes.size(), false);
+  for (std::int64_t z = 0; z < grid.depth; ++z)
+    for (std::int64_t y = 0; y < grid.height; ++y)
+      for (std::int64_t x = 0; x < grid.width; ++x) {
+        const bool border = y == 0 || x == 0 || y == grid.height - 1 || x == grid.width - 1 ||
+                            (grid.depth > 1 && (z == 0 || z == grid.depth - 1));
+        const auto i = static_cast<std::size_t>((z * grid.height + y) * grid.width + x);
+        if (border && c.id[i] >= 0) reaches_border[static_cast<std::size_t>(c.id[i])] = true;
+      }
+  for (std::size_t i = 0; i < mask.size(); ++i)
+    if (c.id[i] >= 0 && !reaches_border[static_cast<std::size_t>(c.id[i])]) mask[i] = 1;
 }
 
 void erode(std::span<std::uint8_t> mask, const Grid& grid, int radius) {
@@ -127,6 +171,8 @@ std::vector<std::uint8_t> make_class_masks(std::span<const float> probabilities,
   for (std::int64_t k = 0; k < classes; ++k) {
     std::span<std::uint8_t> one(masks.data() + static_cast<std::size_t>(k) * per, per);
     morphological_cleanup(one, grid, options.morphology_radius);
+    remove_small_objects(one, grid, options.min_object_voxels, options.connectivity);
+    if (options.fill_holes) fill_holes(one, grid);
     if (options.largest_component) keep_largest_component(one, grid, options.connectivity);
   }
   return masks;

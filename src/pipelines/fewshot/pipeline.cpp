@@ -1,15 +1,18 @@
 #include "medport/pipelines/fewshot/pipeline.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "medport/error.hpp"
 #include "medport/models/sidecar.hpp"
+#include "medport/pipelines/batch/report.hpp"
 #include "medport/imaging/image_io.hpp"
 #include "medport/pipelines/fewshot/bank_files.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
 #include "medport/pipelines/fewshot/model_inputs.hpp"
 #include "medport/pipelines/fewshot/strategy_runner.hpp"
+#include "medport/pipelines/fewshot/support_pool.hpp"
 #include "medport/runtime/session.hpp"
 #include "medport/util/file_io.hpp"
 #include "medport/version.hpp"
@@ -43,9 +46,9 @@ SupportSet load_supports(const FewshotSettings& s, const std::vector<LabelFile>&
   SupportSet set;
   std::vector<float> images, channels;
   for (std::size_t i = 0; i < s.supports.size(); ++i) {
-    const auto image = read_model_image(s.supports[i].image, volume_shape, s.normalize, s.dicom);
+    const auto image = read_model_image(s.supports[i].image, volume_shape, s.preprocessing, s.dicom);
     check_same_grid(image.original, masks[i].original);
-    const auto model_masks = mask_channels_for_model(masks[i], classes, volume_shape).to_f32();
+    const auto model_masks = mask_channels_for_model(masks[i], classes, volume_shape, s.preprocessing).to_f32();
     const auto a = image.model_input.to_f32();
     images.insert(images.end(), a.begin(), a.end());
     channels.insert(channels.end(), model_masks.begin(), model_masks.end());
@@ -68,6 +71,61 @@ SupportSet load_supports(const FewshotSettings& s, const std::vector<LabelFile>&
   return set;
 }
 
+json preprocessing_json(const PreprocessingSettings& p) {
+  json j{{"resize", p.resize}, {"normalize", p.normalize}};
+  if (p.normalize == "modality") {
+    const std::string modality = canonical_modality(p.modality);
+    j["modality"] = modality;
+    if (modality == "CT") j["clip"] = p.clip.value_or(std::array<double, 2>{-1024.0, 1024.0});
+    if (modality == "MRI") j["percentiles"] = p.percentiles;
+  }
+  j["target_spacing"] = p.target_spacing.empty() ? json(nullptr) : json(p.target_spacing);
+  return j;
+}
+
+// The settings' mask options with the minimum object size in voxels of this query's grid: a size
+// in mm3 (2D: mm2) becomes ceil(size / voxel volume), so an object is removed exactly when its
+// physical size is below the given one.
+MaskOptions mask_options_for(const FewshotSettings& s, const std::vector<double>& spacing) {
+  MaskOptions m = s.masks;
+  double per_voxel = 1.0;
+  if (s.min_object_unit == "mm3")
+    for (double v : spacing) per_voxel *= v;
+  m.min_object_voxels = static_cast<std::int64_t>(std::ceil(s.min_object_size / per_voxel - 1e-9));
+  return m;
+}
+
+// Where the guide's `model:` block describes another model than the converted one: the
+// converted model is what runs (its volume is what inputs are brought to), so each difference
+// is reported - in the case JSON and as a warning - rather than silently ignored or fatal.
+std::vector<std::string> model_mismatches(const ModelExpectations& e, const fs::path& model_dir) {
+  const json iris = read_iris_facts(model_dir);
+  std::vector<std::string> out;
+  auto check = [&](const char* key, const json& want) {
+    if (want.is_null() || !iris.contains(key) || iris[key] == want) return;
+    out.push_back(std::string("the config's model.") + key + " is " + want.dump() + " but the converted model's is " +
+                  iris[key].dump());
+  };
+  auto count = [](const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); };
+  check("in_channels", count(e.in_channels));
+  check("base_channels", count(e.base_channels));
+  check("num_query_tokens", count(e.num_query_tokens));
+  check("num_attention_heads", count(e.num_attention_heads));
+  check("volume_shape", e.volume_shape ? json(*e.volume_shape) : json(nullptr));
+  return out;
+}
+
+// --provider cuda that this machine cannot run is refused (session_options_from_flags); a config
+// file's device cuda falls back to cpu (noted), so that the guide's configurations run unchanged
+// anywhere.
+runtime::SessionOptions session_options_for(const FewshotSettings& s, std::string& note) {
+  if (s.provider == "cuda" && s.provider_from_config && !runtime::cuda_provider_available(s.device)) {
+    note = "cuda is not available here: ran on cpu";
+    return runtime::session_options_from_flags(s.threads, "cpu");
+  }
+  return runtime::session_options_from_flags(s.threads, s.provider, s.device);
+}
+
 json describe_image(const fs::path& path, const imaging::Image& image, const std::string& sha256) {
   return {{"path", path.string()}, {"sha256", sha256}, {"shape", image.spatial_shape()}, {"spacing", image.spacing},
           {"format", imaging::format_name(image.geometry.format)}};
@@ -75,10 +133,14 @@ json describe_image(const fs::path& path, const imaging::Image& image, const std
 
 }  // namespace
 
+json read_iris_facts(const fs::path& model_dir) {
+  return json::parse(models::read_sidecar(model_dir, "iris").family_section.dump());
+}
+
 Shape read_volume_shape(const fs::path& model_dir) {
   const fs::path sidecar = models::sidecar_path_for(model_dir);
-  const auto section = models::read_sidecar(model_dir, "iris").family_section;
-  const json shape = section.contains("volume_shape") ? json::parse(section["volume_shape"].dump()) : json();
+  const json iris = read_iris_facts(model_dir);
+  const json shape = iris.contains("volume_shape") ? iris["volume_shape"] : json();
   if (!shape.is_array() || shape.size() != 3)
     throw InputError(sidecar.string(), "has no iris.volume_shape (D, H, W); re-run medport convert");
   Shape out;
@@ -98,9 +160,39 @@ struct FewshotPipeline::Impl {
   std::vector<std::int64_t> classes;
   std::vector<std::string> class_names;
   json supports = json::array();
+  json pool = nullptr;          // how --support-dir supports were chosen
+  std::string device_note;      // why the device differs from the one asked for
+  std::vector<std::string> warnings;
   std::shared_ptr<const IrisModel> model;
   std::unique_ptr<StrategyRunner> runner;
 };
+
+namespace {
+
+// settings.pool -> settings.supports: the classes for choosing are settings.classes, else every
+// label of the pool's masks.
+void choose_from_pool(FewshotPipeline::Impl& m) {
+  FewshotSettings& s = m.request.settings;
+  std::vector<LabelFile> pool_masks;
+  for (const auto& pair : find_support_pairs(s.pool.dir)) pool_masks.push_back(read_label_file(pair.files.mask, s.dicom));
+  FewshotSettings for_classes = s;
+  for (std::size_t i = 0; i < pool_masks.size(); ++i) for_classes.supports.push_back({"", pool_masks[i].original.source});
+  const auto classes = choose_classes(for_classes, pool_masks, m.request.model_dir);
+  auto load = [&](const SupportPair& pair) {
+    const auto image = read_model_image(pair.image, m.volume_shape, s.preprocessing, s.dicom);
+    const LabelFile mask = read_label_file(pair.mask, s.dicom);
+    check_same_grid(image.original, mask.original);
+    return std::pair<Tensor, Tensor>(image.model_input, mask_channels_for_model(mask, classes,
+                                                                                m.volume_shape, s.preprocessing));
+  };
+  auto encode = [&](const Tensor& image, const Tensor& masks) { return m.model->encode_support(image, masks); };
+  const std::size_t count = s.pool.num_support > 0 ? static_cast<std::size_t>(s.pool.num_support) : (s.strategy == "one-shot" ? 1 : 3);
+  auto choice = choose_supports(s.pool, count, load, encode, m.volume_shape);
+  s.supports = std::move(choice.supports);
+  m.pool = std::move(choice.report);
+}
+
+}  // namespace
 
 FewshotPipeline::FewshotPipeline(FewshotRequest request) : FewshotPipeline(std::move(request), nullptr) {}
 
@@ -108,10 +200,13 @@ FewshotPipeline::FewshotPipeline(FewshotRequest request, std::shared_ptr<const I
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.request = std::move(request);
-  const FewshotSettings& s = m.request.settings;
+  FewshotSettings& s = m.request.settings;
   const fs::path& model_dir = m.request.model_dir;
   validate(s);
   m.volume_shape = read_volume_shape(model_dir);
+  m.warnings = model_mismatches(s.model, model_dir);
+  m.model = model ? std::move(model) : std::make_shared<const IrisModel>(model_dir, session_options_for(s, m.device_note));
+  if (!s.pool.dir.empty()) choose_from_pool(m);
   std::vector<LabelFile> masks;
   for (const auto& support : s.supports) masks.push_back(read_label_file(support.mask, s.dicom));
   m.classes = choose_classes(s, masks, model_dir);
@@ -124,9 +219,6 @@ FewshotPipeline::FewshotPipeline(FewshotRequest request, std::shared_ptr<const I
     supports = load_supports(s, masks, m.classes, m.volume_shape);
     m.supports = supports->description;
   }
-  m.model = model ? std::move(model)
-                  : std::make_shared<const IrisModel>(
-                        model_dir, runtime::session_options_from_flags(s.threads, s.provider, s.device));
   m.runner = std::make_unique<StrategyRunner>(*m.model, s, model_dir, m.classes, std::move(supports));
 }
 
@@ -137,28 +229,88 @@ const FewshotSettings& FewshotPipeline::settings() const { return impl_->request
 const Shape& FewshotPipeline::volume_shape() const { return impl_->volume_shape; }
 const std::vector<std::int64_t>& FewshotPipeline::classes() const { return impl_->classes; }
 const json& FewshotPipeline::preparation() const { return impl_->runner->preparation(); }
+const std::vector<std::string>& FewshotPipeline::warnings() const { return impl_->warnings; }
+
+namespace {
+
+// A query read and brought to the model's volume.
+struct ReadQuery {
+  ModelImage query;
+  std::optional<LabelFile> mask;
+  std::optional<Tensor> mask_model;  // (1,K,D,H,W)
+  double read_s = 0.0;
+};
+
+ReadQuery read_query(const FewshotQuery& q, const FewshotPipeline::Impl& m) {
+  const FewshotSettings& settings = m.request.settings;
+  const Stopwatch start;
+  ReadQuery r{read_model_image(q.image, m.volume_shape, settings.preprocessing, settings.dicom), std::nullopt, std::nullopt,
+              0.0};
+  if (q.mask) {
+    r.mask = read_label_file(*q.mask, settings.dicom);
+    check_same_grid(r.query.original, r.mask->original);
+    r.mask_model = mask_channels_for_model(*r.mask, m.classes, m.volume_shape, settings.preprocessing);
+  }
+  r.read_s = start.seconds();
+  return r;
+}
+
+FewshotResult finish(const FewshotQuery& q, ReadQuery& read, Prediction& prediction, const FewshotPipeline::Impl& m);
+
+}  // namespace
+
+std::vector<QueryOutcome> FewshotPipeline::run_many(std::span<const FewshotQuery> queries) const {
+  const Impl& m = *impl_;
+  std::vector<QueryOutcome> out(queries.size());
+  std::vector<std::optional<ReadQuery>> read(queries.size());
+  std::vector<Tensor> inputs;
+  std::vector<std::optional<Tensor>> masks;
+  std::vector<std::size_t> which;  // query index of each network input
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    try {
+      read[i] = read_query(queries[i], m);
+      inputs.push_back(read[i]->query.model_input);
+      masks.push_back(read[i]->mask_model);
+      which.push_back(i);
+    } catch (const std::exception& e) {
+      if (!batch::fails_only_its_case(e)) throw;
+      out[i].error = std::current_exception();
+    }
+  }
+  auto predictions = m.runner->predict_batch(inputs, masks);
+  for (std::size_t j = 0; j < which.size(); ++j) {
+    const std::size_t i = which[j];
+    try {
+      out[i].result = finish(queries[i], *read[i], predictions[j], m);
+    } catch (const std::exception& e) {
+      if (!batch::fails_only_its_case(e)) throw;
+      out[i].error = std::current_exception();
+    }
+  }
+  return out;
+}
 
 FewshotResult FewshotPipeline::run(const FewshotQuery& q) const {
-  const Impl& m = *impl_;
+  auto outcome = std::move(run_many(std::span(&q, 1)).front());
+  if (outcome.error) std::rethrow_exception(outcome.error);
+  return std::move(*outcome.result);
+}
+
+namespace {
+
+FewshotResult finish(const FewshotQuery& q, ReadQuery& read, Prediction& prediction, const FewshotPipeline::Impl& m) {
   const FewshotSettings& settings = m.request.settings;
   const Stopwatch start;
   const auto classes = static_cast<std::int64_t>(m.classes.size());
-
-  ModelImage query = read_model_image(q.image, m.volume_shape, settings.normalize, settings.dicom);
-  std::optional<LabelFile> query_mask;
-  std::optional<Tensor> query_mask_model;
-  if (q.mask) {
-    query_mask = read_label_file(*q.mask, settings.dicom);
-    check_same_grid(query.original, query_mask->original);
-    query_mask_model = mask_channels_for_model(*query_mask, m.classes, m.volume_shape);
-  }
-  const double read_s = start.seconds();
-
-  Prediction prediction = m.runner->predict(query.model_input, query_mask_model);
+  ModelImage& query = read.query;
+  const auto& query_mask = read.mask;
+  if (settings.update_bank && read.mask_model)
+    prediction.details["bank_learned_query"] = m.runner->learn_from_query(query.model_input, *read.mask_model, q.image.string());
   const Shape expected{1, classes, m.volume_shape[0], m.volume_shape[1], m.volume_shape[2]};
   if (prediction.logits.shape() != expected)
     throw InputError(m.request.model_dir.string(), "the model returned logits " + shape_string(prediction.logits.shape()) +
                                                        ", expected " + shape_string(expected));
+  const double read_s = read.read_s;
 
   FewshotResult r;
   r.case_name = q.case_name;
@@ -166,9 +318,12 @@ FewshotResult FewshotPipeline::run(const FewshotQuery& q) const {
   r.class_names = m.class_names;
   r.strategy = settings.strategy;
   const Stopwatch post_start;
-  r.probabilities = probabilities_to_query(sigmoid(prediction.logits.to_f32()), classes, m.volume_shape, query.original);
+  const auto model_probabilities =
+      prediction.probabilities.empty() ? sigmoid(prediction.logits.to_f32()) : prediction.probabilities;
+  r.probabilities = probabilities_to_query(model_probabilities, classes, m.volume_shape, query.original, settings.preprocessing);
   r.grid = grid_of(query.original);
-  r.masks = make_class_masks(r.probabilities, classes, r.grid, settings.masks);
+  const MaskOptions mask_options = mask_options_for(settings, query.original.spacing);
+  r.masks = make_class_masks(r.probabilities, classes, r.grid, mask_options);
   r.labels.shape = query.original.spatial_shape();
   r.labels.spacing = query.original.spacing;
   r.labels.labels = merge_labels(r.masks, r.probabilities, classes, m.classes);
@@ -204,6 +359,7 @@ FewshotResult FewshotPipeline::run(const FewshotQuery& q) const {
   for (const auto& c : r.quality.checks)
     checks.push_back({{"name", c.name}, {"value", c.value}, {"threshold", c.threshold}, {"passed", c.passed}, {"reason", c.reason}});
   json inputs{{"query", describe_image(q.image, query.original, query.sha256)}, {"supports", m.supports}};
+  if (!m.pool.is_null()) inputs["support_pool"] = m.pool;
   if (query_mask) inputs["query_mask"] = describe_image(*q.mask, query_mask->original, query_mask->sha256);
   const auto& cfg = m.request.config_file;
   r.report = {
@@ -211,15 +367,21 @@ FewshotResult FewshotPipeline::run(const FewshotQuery& q) const {
       {"medport_version", std::string(kVersion)},
       {"strategy", settings.strategy},
       {"strategy_details", prediction.details},
-      {"model", {{"folder", m.request.model_dir.string()}, {"volume_shape", m.volume_shape}}},
+      {"model", {{"folder", m.request.model_dir.string()}, {"volume_shape", m.volume_shape}, {"config_mismatches", m.warnings}}},
+      {"device", m.device_note.empty() ? json(settings.provider) : json(m.device_note)},
       {"config_file", cfg ? json(cfg->string()) : json(nullptr)},
       {"inputs", inputs},
-      {"preprocessing", {{"normalize", settings.normalize}}},
+      {"preprocessing", preprocessing_json(settings.preprocessing)},
       {"threshold", settings.masks.threshold},
       {"postprocessing",
-       {{"largest_component", settings.masks.largest_component},
-        {"connectivity", settings.masks.connectivity},
-        {"morphology_radius", settings.masks.morphology_radius}}},
+       {{"largest_component", mask_options.largest_component},
+        {"connectivity", mask_options.connectivity},
+        {"morphology_radius", mask_options.morphology_radius},
+        {"min_object_size", settings.min_object_size},
+        {"min_object_unit", settings.min_object_unit},
+        {"min_object_voxels", mask_options.min_object_voxels},
+        {"fill_holes", mask_options.fill_holes},
+        {"order", "threshold, morphology, small objects, fill holes, largest component"}}},
       {"classes", class_list},
       {"mean_confidence", r.mean_confidence},
       {"foreground_fraction", r.foreground_fraction},
@@ -232,8 +394,10 @@ FewshotResult FewshotPipeline::run(const FewshotQuery& q) const {
                          {"postprocess_s", post_s}};
   r.logits = std::move(prediction.logits);
   r.query = std::move(query.original);
-  r.seconds = start.seconds();
+  r.seconds = read_s + prediction.predict_seconds + start.seconds();
   return r;
 }
+
+}  // namespace
 
 }  // namespace medport::pipelines::fewshot

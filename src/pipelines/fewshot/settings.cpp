@@ -1,20 +1,50 @@
 #include "medport/pipelines/fewshot/settings.hpp"
 
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "medport/error.hpp"
+#include "medport/util/number_list.hpp"
 
 namespace medport::pipelines::fewshot {
 
+std::string canonical_strategy(const std::string& name) {
+  static const std::map<std::string, std::string> names{{"one-shot", "one-shot"}, {"oneshot", "one-shot"},
+                                                        {"one_shot", "one-shot"}, {"ensemble", "ensemble"},
+                                                        {"memory", "memory"},     {"memory_bank", "memory"},
+                                                        {"tune", "tune"},         {"tuning", "tune"}};
+  const auto it = names.find(name);
+  if (it == names.end())
+    throw UsageError("strategy '" + name + "' is not one of one-shot, ensemble, memory, tune (the guide's oneshot, "
+                     "ensemble, memory_bank, tuning also work)");
+  return it->second;
+}
+
 void validate(const FewshotSettings& s, bool plot_only) {
   static const std::set<std::string> strategies{"one-shot", "ensemble", "memory", "tune"};
-  static const std::set<std::string> ensembles{"mean", "weighted", "confidence"};
-  static const std::set<std::string> normalizations{"zscore", "minmax", "none"};
+  static const std::set<std::string> ensembles{"mean", "weighted", "confidence", "soft"};
   if (!strategies.count(s.strategy))
     throw UsageError("strategy '" + s.strategy + "' is not one of one-shot, ensemble, memory, tune");
-  if (!ensembles.count(s.ensemble)) throw UsageError("ensemble '" + s.ensemble + "' is not one of mean, weighted, confidence");
-  if (!normalizations.count(s.normalize)) throw UsageError("normalize '" + s.normalize + "' is not one of zscore, minmax, none");
+  if (!ensembles.count(s.ensemble))
+    throw UsageError("ensemble '" + s.ensemble + "' is not one of mean, weighted, confidence, soft");
+  for (double w : s.ensemble_weights)
+    if (!(w >= 0.0) || !std::isfinite(w)) throw UsageError("ensemble weights must be non-negative numbers");
+  if (!s.ensemble_weights.empty() && s.ensemble != "weighted")
+    throw UsageError("ensemble weights go with the weighted ensemble (--ensemble weighted)");
+  if (s.pool.select != "random" && s.pool.select != "quality" && s.pool.select != "diversity")
+    throw UsageError("support selection '" + s.pool.select + "' is not one of random, quality, diversity");
+  if (s.pool.num_support < 0 || s.pool.num_support > 1000) throw UsageError("--num-support must lie in 1..1000");
+  if (!s.pool.dir.empty() && !s.supports.empty())
+    throw UsageError("give supports either one by one (--support) or as a pool (--support-dir), not both");
+  if (!(s.min_object_size >= 0.0) || !std::isfinite(s.min_object_size))
+    throw UsageError("--min-object-size must be a non-negative number");
+  if (s.min_object_unit != "voxels" && s.min_object_unit != "mm3")
+    throw UsageError("min object size unit '" + s.min_object_unit + "' is not one of voxels, mm3");
+  if (s.batch_size < 1 || s.batch_size > 64) throw UsageError("--batch-size must lie in 1..64");
+  if (s.provider != "cpu" && s.provider != "cuda") throw UsageError("device '" + s.provider + "' is not one of cpu, cuda");
+  if (s.device < 0) throw UsageError("gpu id must not be negative");
+  validate(s.preprocessing);
   if (!(s.masks.threshold > 0.0 && s.masks.threshold < 1.0)) throw UsageError("threshold must lie strictly between 0 and 1");
   if (s.masks.connectivity != 6 && s.masks.connectivity != 26) throw UsageError("connectivity must be 6 or 26");
   if (s.masks.morphology_radius < 0 || s.masks.morphology_radius > 32) throw UsageError("morphology radius must lie in 0..32");
@@ -36,12 +66,14 @@ void validate(const FewshotSettings& s, bool plot_only) {
     return;
   }
   const bool needs_supports = s.strategy == "one-shot" || s.strategy == "ensemble";
-  if (needs_supports && s.supports.empty())
-    throw UsageError("strategy " + s.strategy + " needs --support IMG --support-mask MASK");
+  if (needs_supports && s.supports.empty() && s.pool.dir.empty())
+    throw UsageError("strategy " + s.strategy + " needs --support IMG --support-mask MASK (or --support-dir DIR)");
   if (s.strategy == "one-shot" && s.supports.size() > 1)
     throw UsageError("one-shot takes exactly one support (" + std::to_string(s.supports.size()) +
                      " given); use --strategy ensemble to combine several");
-  if (s.update_bank && s.supports.empty()) throw UsageError("--update-bank needs supports to learn from");
+  if (s.strategy == "one-shot" && s.pool.num_support > 1)
+    throw UsageError("one-shot takes exactly one support (--num-support " + std::to_string(s.pool.num_support) +
+                     "); use --strategy ensemble to combine several");
   if (s.update_bank && s.bank.empty())
     throw UsageError("--update-bank needs --bank BANK.npz (the converted model folder is left as it is)");
   if (std::set<std::int64_t>(s.classes.begin(), s.classes.end()).size() != s.classes.size())
@@ -67,6 +99,32 @@ std::vector<std::int64_t> parse_class_list(const std::string& text) {
     start = end + 1;
   }
   return out;
+}
+
+void parse_min_object_size(const std::string& text, FewshotSettings& settings) {
+  std::string number = text, unit = "voxels";
+  for (const auto& [suffix, name] : {std::pair<std::string, std::string>{"mm^3", "mm3"}, {"mm3", "mm3"}, {"voxels", "voxels"},
+                                     {"vox", "voxels"}})
+    if (number.size() > suffix.size() && number.ends_with(suffix)) {
+      number.resize(number.size() - suffix.size());
+      unit = name;
+      break;
+    }
+  const double v = parse_numbers(number, "--min-object-size", 1, 1)[0];
+  if (!(v >= 0.0)) throw UsageError("--min-object-size must not be negative, got '" + text + "'");
+  settings.min_object_size = v;
+  settings.min_object_unit = unit;
+}
+
+std::vector<double> parse_numbers(const std::string& text, const std::string& flag, std::size_t count_min,
+                                  std::size_t count_max) {
+  const auto out = split_numbers(text);
+  if (!out) throw UsageError(flag + " takes numbers separated by commas, got '" + text + "'");
+  if (out->size() < count_min || out->size() > count_max)
+    throw UsageError(flag + " takes " + std::to_string(count_min) +
+                     (count_max > count_min ? " to " + std::to_string(count_max) : std::string()) + " numbers, got '" +
+                     text + "'");
+  return *out;
 }
 
 }  // namespace medport::pipelines::fewshot

@@ -9,6 +9,7 @@
 #include "medport/error.hpp"
 #include "medport/models/sidecar.hpp"
 #include "medport/imaging/image_io.hpp"
+#include "medport/imaging/luminance.hpp"
 #include "medport/imaging/nnunet_preprocessing.hpp"
 #include "medport/pipelines/batch/case_outputs.hpp"
 #include "medport/pipelines/segment/summary.hpp"
@@ -227,6 +228,11 @@ void prepare_raw(const ModelInfo& info, const CaseOptions& options, CaseJob::Sta
                {"spacing_mm", s.image.spacing},
                {"dtype", s.image.original_dtype},
                {"preprocessed", false}};
+  // RGB(A) exports of gray frames, for a one-channel model: their luminance (imaging/luminance.hpp)
+  if (info.input_channels == 1 && imaging::is_colour_frame(s.image)) {
+    s.r.input["converted_to_luminance_from"] = s.image.channels() == 3 ? "RGB" : "RGBA";
+    s.image = imaging::to_luminance(s.image);
+  }
   s.r.stage_ms["read"] = ms_since(stage);
 
   stage = Clock::now();

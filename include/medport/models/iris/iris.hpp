@@ -29,14 +29,19 @@ inline constexpr const char* kLogits = "logits";
 // Choices the weights cannot tell (keys as in the upstream config.json).
 struct IrisChoices {
   std::optional<int> num_attention_heads;            // default 8
-  std::optional<std::vector<std::int64_t>> volume_shape;  // default (128,128,128)
+  // The checkpoint's own config first, else the given config; neither: convert stops and asks.
+  std::optional<std::vector<std::int64_t>> volume_shape;
   std::optional<int> base_channels;                   // checked against the weights when given
   std::optional<int> num_query_tokens;                // checked against the weights when given
   std::optional<int> in_channels;                     // checked against the weights when given
   std::optional<double> memory_momentum;            // default 0.999
 };
 
-// Reads a config.json / .yaml / .yml file; unknown keys are ignored.
+// Reads a config.json / .yaml / .yml file: the upstream config.json's flat keys (in_channels,
+// base_channels, num_query_tokens, num_attention_heads, volume_shape, use_memory_bank,
+// memory_momentum) or the IRIS inference guide's nested configuration, whose `model:` block holds
+// them (its `inference:`, `device:`, `output:` and `quality_assurance:` blocks are fewshot's and
+// are left to it). An unknown key is an InputError naming it.
 IrisChoices read_iris_choices(const std::filesystem::path& config_file);
 
 struct IrisConfig {

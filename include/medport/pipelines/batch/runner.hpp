@@ -24,4 +24,13 @@ BatchTotals run_cases(std::span<const BatchCase> cases, const RunOptions& option
                       const std::function<void(const CaseReport&)>& on_case,
                       const std::function<void(const BatchCase&, CaseReport&)>& on_skipped = {});
 
+// The same with up to `group_size` consecutive cases that are not done handed to `process_group`
+// at once (e.g. several queries in one network call). process_group sets every report's status
+// itself (Done, or Failed with the message of that case's own bad input); an exception from it
+// stops the batch. Reports still arrive in input order: a skipped case ends the group before it.
+BatchTotals run_case_groups(std::span<const BatchCase> cases, const RunOptions& options, std::size_t group_size,
+                            const std::function<void(std::span<const BatchCase>, std::span<CaseReport>)>& process_group,
+                            const std::function<void(const CaseReport&)>& on_case,
+                            const std::function<void(const BatchCase&, CaseReport&)>& on_skipped = {});
+
 }  // namespace medport::pipelines::batch

@@ -63,6 +63,23 @@ std::vector<double> confidence_scores(const Tensor& logits);
 // 1/keep for the `keep` best supports of each class, 0 for the rest.
 SupportByClass keep_best(const SupportByClass& scores, std::int64_t keep);
 
+// The soft confidence-weighted ensemble (the guide's confidence-weighted fusion): the
+// predictions, not the embeddings, are fused. Every support i alone predicts the query (logits
+// x_i, p_i = sigmoid(x_i)); per class k
+//   c_ik = mean over voxels of |p_ikv - 0.5|        (0: undecided everywhere, 0.5: certain)
+//   w_ik = c_ik / sum_j c_jk                          (1/N when every c_jk is 0)
+//   p_kv = sum_i w_ik p_ikv
+// in double, stored as float32.
+struct SoftEnsembleResult {
+  std::vector<float> probabilities;  // (1,K,D,H,W) flattened, the logits' layout
+  SupportByClass confidences;        // c_ik
+  SupportByClass weights;            // w_ik
+};
+// `logits`: one (1,K,...) tensor per support, all of one shape.
+SoftEnsembleResult fuse_soft(const std::vector<Tensor>& logits);
+// Predicts the query with each row of `support_embeddings` (N,K,M,C), then fuse_soft.
+SoftEnsembleResult soft_ensemble(const IrisModel& model, const Tensor& support_embeddings, const Tensor& query);
+
 const char* ensemble_mode_name(EnsembleMode mode);          // "mean", "weighted", "confidence"
 EnsembleMode parse_ensemble_mode(const std::string& name);  // UsageError for anything else
 

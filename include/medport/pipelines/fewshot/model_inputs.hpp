@@ -1,14 +1,9 @@
 #pragma once
-// Images and masks of the few-shot pipeline to and from the IRIS model's fixed volume_shape (D,H,W).
-//  - 3D volumes (NIfTI, MetaImage, npy (Z,Y,X)) are resampled to (D,H,W): linear for images,
-//    nearest for masks.
-//  - 2D images (PNG/JPEG/BMP/TIFF, npy (Y,X); colour is converted to gray) are resampled to (H,W)
-//    and the slice is repeated D times, as the IRIS guide's scripts turn 2D data into volumes.
-//  - Images are then normalized over the volume: zscore (default, as the paper's
-//    preprocessing), minmax ([0,1], as the guide's examples) or none.
-// Predictions go back the other way: per-class probabilities are resampled linearly to the
-// query's own grid (2D: averaged over the D repeated slices first), so masks, volumes and the
-// label map are in the input's geometry and spacing.
+// Images and masks of the few-shot pipeline read from files and brought to the IRIS model's fixed
+// volume_shape (D,H,W) by preprocessing.hpp (3D volumes: NIfTI, MetaImage, npy (Z,Y,X); 2D
+// images: PNG/JPEG/BMP/TIFF, npy (Y,X), colour converted to luminance), and the predictions
+// back to the query's own grid, so masks, volumes and the label map are in the input's geometry
+// and spacing.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -16,6 +11,7 @@
 
 #include "medport/imaging/image.hpp"
 #include "medport/pipelines/fewshot/outputs.hpp"
+#include "medport/pipelines/fewshot/preprocessing.hpp"
 #include "medport/tensor.hpp"
 
 namespace medport::pipelines::fewshot {
@@ -28,8 +24,8 @@ struct ModelImage {
 
 // Reads a single-channel 2D image or 3D volume (InputError naming the file otherwise).
 // `dicom` selects the series / frames of DICOM inputs.
-ModelImage read_model_image(const std::filesystem::path& path, const Shape& volume_shape, const std::string& normalize,
-                            const dicom::Selection& dicom = {});
+ModelImage read_model_image(const std::filesystem::path& path, const Shape& volume_shape,
+                            const PreprocessingSettings& settings, const dicom::Selection& dicom = {});
 
 // A mask is either a label map (one channel, integer values 0..255: class c is where it equals c)
 // or a multi-channel 0/1 array, e.g. npy (K,D,H,W), where channel c-1 is class c (overlaps allowed).
@@ -40,8 +36,9 @@ struct LabelFile {
 };
 LabelFile read_label_file(const std::filesystem::path& path, const dicom::Selection& dicom = {});
 
-// (1,K,D,H,W) 0/1 channels, one per class (label value), resampled (nearest) to volume_shape.
-Tensor mask_channels_for_model(const LabelFile& mask, const std::vector<std::int64_t>& classes, const Shape& volume_shape);
+// (1,K,D,H,W) 0/1 channels, one per class (label value), resampled (order 0) to volume_shape.
+Tensor mask_channels_for_model(const LabelFile& mask, const std::vector<std::int64_t>& classes, const Shape& volume_shape,
+                               const PreprocessingSettings& settings);
 // (K, voxels) 0/1 channels on the file's own grid.
 std::vector<std::uint8_t> mask_channels_native(const LabelFile& mask, const std::vector<std::int64_t>& classes);
 
@@ -50,7 +47,8 @@ Grid grid_of(const imaging::Image& image);
 
 // (K,D,H,W) probabilities at volume_shape -> (K, voxels of `query`'s grid).
 std::vector<float> probabilities_to_query(const std::vector<float>& probabilities, std::int64_t classes,
-                                          const Shape& volume_shape, const imaging::Image& query);
+                                          const Shape& volume_shape, const imaging::Image& query,
+                                          const PreprocessingSettings& settings);
 
 // The checks every pair of (image, mask) gets: same spatial shape.
 void check_same_grid(const imaging::Image& image, const imaging::Image& mask);

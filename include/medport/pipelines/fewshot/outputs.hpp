@@ -50,15 +50,26 @@ void dilate(std::span<std::uint8_t> mask, const Grid& grid, int radius);
 // fills holes and gaps narrower than the ball). radius 0 leaves the mask unchanged.
 void morphological_cleanup(std::span<std::uint8_t> mask, const Grid& grid, int radius);
 
+// Removes the connected components (`connectivity` 6 or 26) of fewer than `min_voxels` voxels,
+// as skimage.morphology.remove_small_objects(min_size=min_voxels).
+void remove_small_objects(std::span<std::uint8_t> mask, const Grid& grid, std::int64_t min_voxels, int connectivity = 26);
+
+// Sets the background regions that do not reach the grid's border (face-connected), as
+// scipy.ndimage.binary_fill_holes; a grid of depth 1 is one 2D image (its border is its edges).
+void fill_holes(std::span<std::uint8_t> mask, const Grid& grid);
+
 struct MaskOptions {
   double threshold = 0.5;
   bool largest_component = false;
   int connectivity = 26;      // 6 or 26
   int morphology_radius = 0;  // voxels; 0: no clean-up
+  std::int64_t min_object_voxels = 0;  // 0: keep every object
+  bool fill_holes = false;
 };
 
-// (K, voxels) probabilities -> (K, voxels) 0/1 masks: threshold, then per class morphological
-// clean-up, then the largest component (in that order, so clean-up cannot split the kept one).
+// (K, voxels) probabilities -> (K, voxels) 0/1 masks, per class in this order: threshold,
+// morphological clean-up (opening then closing), small objects removed, holes filled, the
+// largest component kept (last, so nothing before it can split the kept one).
 std::vector<std::uint8_t> make_class_masks(std::span<const float> probabilities, std::int64_t classes,
                                            const Grid& grid, const MaskOptions& options);
 

@@ -18,7 +18,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <exception>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -65,6 +67,12 @@ struct FewshotResult {
   double seconds = 0.0;                    // read + predict + post-process
 };
 
+// One query of run_many: its result, or the error of its own bad input.
+struct QueryOutcome {
+  std::optional<FewshotResult> result;
+  std::exception_ptr error;
+};
+
 class FewshotPipeline {
  public:
   explicit FewshotPipeline(FewshotRequest request);
@@ -78,19 +86,29 @@ class FewshotPipeline {
   // One query, computed without writing anything. InputError for a bad query or mask,
   // EngineError when ONNX Runtime fails.
   FewshotResult run(const FewshotQuery& query) const;
+  // Several queries, their network calls batched (strategies whose task embeddings do not depend
+  // on the query run one forward pass for all; the others query by query): results equal run()
+  // on each. A query that cannot be read fails alone; an EngineError stops all.
+  std::vector<QueryOutcome> run_many(std::span<const FewshotQuery> queries) const;
 
   const FewshotRequest& request() const;
   const FewshotSettings& settings() const;
   const Shape& volume_shape() const;                      // (D,H,W) of the model
   const std::vector<std::int64_t>& classes() const;
   const nlohmann::json& preparation() const;              // support encoding time, bank facts
+  // What the user should know: where the config's `model:` block differs from the model run.
+  const std::vector<std::string>& warnings() const;
+
+  struct Impl;
 
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-// The model's (D,H,W) from MODEL_DIR/medport.json; InputError naming the sidecar otherwise.
+// The `iris` block of MODEL_DIR/medport.json (the sidecar) (hyperparameters, volume shape); InputError
+// naming the sidecar when it is unreadable.
+nlohmann::json read_iris_facts(const std::filesystem::path& model_dir);
+// The model's (D,H,W) from it; InputError naming the sidecar otherwise.
 Shape read_volume_shape(const std::filesystem::path& model_dir);
 
 }  // namespace medport::pipelines::fewshot

@@ -11,6 +11,7 @@
 
 #include "medport/dicom/volume.hpp"
 #include "medport/pipelines/fewshot/outputs.hpp"
+#include "medport/pipelines/fewshot/preprocessing.hpp"
 #include "medport/pipelines/fewshot/retrieval.hpp"
 
 namespace medport::pipelines::fewshot {
@@ -26,37 +27,76 @@ struct OutputSettings {
   bool montage = false;
   int montage_slices = 9;
   bool save_confidence = false;
+  bool save_probabilities = false;  // <case>_probabilities.<npy|nii.gz>, (K, *query grid) float32
+  bool save_logits = false;         // <case>_logits.npy, (K,D,H,W) at the model's volume
+};
+
+// Supports chosen from a folder of image/mask pairs (support_pool.hpp).
+struct SupportPool {
+  std::filesystem::path dir;          // empty: no pool
+  int num_support = 0;                // 0: 1 for one-shot, else 3 (the guide's default)
+  std::string select = "random";      // random | quality | diversity
+  std::uint64_t seed = 0;
+};
+
+// The guide's `model:` block: what the config expects of the converted model, checked against it.
+struct ModelExpectations {
+  std::string checkpoint;             // reported only: fewshot runs MODEL_DIR
+  std::optional<std::vector<std::int64_t>> volume_shape;
+  std::optional<std::int64_t> in_channels, base_channels, num_query_tokens, num_attention_heads;
 };
 
 struct FewshotSettings {
-  std::string strategy = "one-shot";  // one-shot | ensemble | memory | tune
-  std::string ensemble = "mean";      // mean | weighted | confidence
+  std::string strategy = "one-shot";  // one-shot | ensemble | memory | tune (guide: oneshot, memory_bank, tuning)
+  std::string ensemble = "mean";      // mean | weighted | confidence (best per class) | soft (confidence-weighted)
+  std::vector<double> ensemble_weights;  // weighted: one per support; empty: the supports' mask sizes
   std::vector<std::int64_t> classes;  // label values; empty: from the support masks / the bank
   std::map<std::int64_t, std::string> class_names;
   std::vector<SupportPair> supports;
+  SupportPool pool;
   std::string bank;                   // bank .npz or postgresql://...#NAME; empty: MODEL_DIR/memory_bank.npz
-  bool update_bank = false;
+  bool update_bank = false;           // supports (and labelled queries) are added to `bank`
   std::string retrieval = "class";    // memory strategy: class (prototype by class id) | top-k
   int top_k = 3;                      // top-k: stored entries fused per class
   double fusion_temperature = kDefaultFusionTemperature;
   std::string bank_plot;              // PCA scatter PNG of the bank, drawn after the run
   int tune_steps = 20;
   double tune_lr = 1e-3;
-  std::string normalize = "zscore";   // zscore | minmax | none
+  PreprocessingSettings preprocessing;
   MaskOptions masks;
+  double min_object_size = 0.0;       // components smaller than this are removed; 0: off
+  std::string min_object_unit = "voxels";  // voxels | mm3
   QualityOptions quality;
   OutputSettings output;
+  int batch_size = 1;                 // queries per network call
   int threads = 0;
-  std::string provider = "cpu";  // execution provider of every IRIS session: cpu | cuda
-  int device = 0;                // CUDA device index
+  std::string provider = "cpu";       // execution provider of every IRIS session: cpu | cuda
+  int device = 0;                     // CUDA device index
+  // The provider was asked for by a config file (the guide's `device: cuda`), not by --provider:
+  // cuda falls back to cpu with a note when this machine cannot run it.
+  bool provider_from_config = false;
   dicom::Selection dicom;             // DICOM inputs (images and masks): series and frames to read
+  ModelExpectations model;
 };
 
 // Checks values and combinations; throws UsageError. `plot_only`: the run has no queries and
 // only draws --bank-plot, so strategy inputs (supports) are not required.
 void validate(const FewshotSettings& settings, bool plot_only = false);
 
+// A strategy name as medport or the IRIS guide spells it -> medport's: one-shot (oneshot,
+// one_shot), ensemble, memory (memory_bank), tune (tuning). UsageError for anything else.
+std::string canonical_strategy(const std::string& name);
+
+// "64" or "64vox" (voxels), "50mm3" (mm3; mm2 for 2D queries) into settings.min_object_size and
+// min_object_unit. UsageError otherwise.
+void parse_min_object_size(const std::string& text, FewshotSettings& settings);
+
 // "1,2,5" -> {1, 2, 5} (UsageError for anything but positive integers up to 255).
 std::vector<std::int64_t> parse_class_list(const std::string& text);
+
+// "-200,300" -> {-200, 300}: `count_min`..`count_max` finite numbers separated by commas
+// (UsageError naming `flag` otherwise).
+std::vector<double> parse_numbers(const std::string& text, const std::string& flag, std::size_t count_min,
+                                  std::size_t count_max);
 
 }  // namespace medport::pipelines::fewshot

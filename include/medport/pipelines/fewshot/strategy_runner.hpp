@@ -2,8 +2,9 @@
 // Task embeddings of the few-shot pipeline, by strategy:
 //   one-shot  encode(support, masks)
 //   ensemble  per class k, sum_i w_ik encode(support_i, masks_i) (ensemble.hpp): mean (1/N, as
-//             context_ensemble), weighted (support mask sizes), confidence (the support whose
-//             own prediction of the query is the most confident)
+//             context_ensemble), weighted (user weights per support, else support mask sizes),
+//             confidence (the support whose own prediction of the query is the most confident);
+//             soft: the supports' predictions fused with confidence weights (fuse_soft)
 //   memory    the memory bank's prototypes of the classes (--bank, else MODEL_DIR/memory_bank.npz);
 //             with --retrieval top-k, per class the k stored entries (prototypes and examples)
 //             most similar to a probe, fused by softmax(similarity / T) (retrieval.hpp). The probe
@@ -12,16 +13,19 @@
 //   tune      in-context tuning (tuning.hpp) on each query, from the supports' embeddings (mean
 //             of several) or the bank's, against --query-mask or the first prediction's pseudo-labels
 // --update-bank adds every support's embeddings to the --bank file (a MemoryBankStore; seeded
-// from MODEL_DIR/memory_bank.npz when the file is new) before anything is predicted.
+// from MODEL_DIR/memory_bank.npz when the file is new) before anything is predicted, and each
+// query that comes with a reference mask after it is predicted.
 // Support embeddings are computed once per run; strategies that depend on the query
 // (confidence ensemble, tune) work per query.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "medport/pipelines/fewshot/bank_backend.hpp"
 #include "medport/pipelines/fewshot/ensemble.hpp"
 #include "medport/pipelines/fewshot/fewshot.hpp"
 #include "medport/pipelines/fewshot/memory_bank_store.hpp"
@@ -40,6 +44,9 @@ struct SupportSet {
 
 struct Prediction {
   Tensor logits;                      // (1,K,D,H,W)
+  // Strategies that fuse predictions (the soft ensemble) give their probabilities here;
+  // `logits` are then their log-odds. Empty: sigmoid(logits).
+  std::vector<float> probabilities;
   nlohmann::json details = nlohmann::json::object();  // strategy-specific facts for the case JSON
   double predict_seconds = 0.0;       // forward passes (and tuning) for this query
 };
@@ -51,14 +58,27 @@ class StrategyRunner {
                  std::optional<SupportSet> supports);
   // query (1,1,D,H,W); query_masks (1,K,D,H,W) when the user gave --query-mask.
   Prediction predict(const Tensor& query, const std::optional<Tensor>& query_masks) const;
+  // Several queries: one forward pass of batch B when the strategy's embeddings do not depend on
+  // the query (one-shot, mean and weighted ensembles, memory by class or probed by supports),
+  // else predict() on each. The same predictions either way.
+  std::vector<Prediction> predict_batch(std::span<const Tensor> queries,
+                                        std::span<const std::optional<Tensor>> query_masks) const;
+  // --update-bank with a labelled query: its embeddings (the query encoded with its reference
+  // masks (1,K,D,H,W)) are added to the bank under `source`. Returns the facts for the case JSON.
+  nlohmann::json learn_from_query(const Tensor& query, const Tensor& query_masks, const std::string& source) const;
   // Facts about the shared preparation (support encoding time, bank file...).
   const nlohmann::json& preparation() const { return preparation_; }
 
  private:
+  bool shares_embeddings() const;
+  // The facts every prediction of this run reports.
+  nlohmann::json common_details() const;
+  nlohmann::json retrieval_details(const char* probe, const nlohmann::json& classes) const;
   // The supports' embeddings, averaged when there are several: (1,K,M,C).
   Tensor mean_of_supports() const;
   void encode_supports();
   void update_bank();
+  std::unique_ptr<MemoryBankBackend> open_store() const;
   Tensor bank_embeddings();
   void prepare_top_k();
   // Per class: top-k of the same class id among the bank's entries, fused; (1,K,M,C). `report`
