@@ -37,8 +37,7 @@ int run(const RunArgs& args) {
     named.emplace_back(out.name, out.tensor);
   }
   ckpt::write_npz(args.output, named);
-  std::fprintf(stderr, "ran %s (%s) on %s (%s, %.1f ms) -> %s
-", args.model.c_str(), model.format().c_str(),
+  std::fprintf(stderr, "ran %s (%s) on %s (%s, %.1f ms) -> %s\n", args.model.c_str(), model.format().c_str(),
                args.inputs.c_str(), args.device.provider.c_str(), ms, args.output.c_str());
   return 0;
 }

@@ -56,7 +56,8 @@ void fewshot_endpoint(Call& c) {
   s.retrieval = option_string(o, "retrieval", s.retrieval);
   s.top_k = static_cast<int>(option_int(o, "top_k", s.top_k, 1, 64));
   s.tune_steps = static_cast<int>(option_int(o, "tune_steps", s.tune_steps, 1, 200));
-  s.normalize = option_string(o, "normalize", s.normalize);
+  s.preprocessing.normalize = option_string(o, "normalize", s.preprocessing.normalize);
+  s.preprocessing.modality = option_string(o, "modality", s.preprocessing.modality);
   s.masks.threshold = option_number(o, "threshold", s.masks.threshold, 0.0, 1.0);
   s.masks.largest_component = option_bool(o, "largest_component", false);
   if (o.contains("classes")) {
