@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +25,8 @@ import timm
 import torch
 from PIL import Image
 from timm.data import create_transform
+
+from phantom_sets import phantom_patients
 
 ARCH = "mobilenetv3_small_050"
 CLASSES = ["2CH", "4CH"]
@@ -40,14 +41,10 @@ LR = 0.02
 
 def phantoms(medport, root, sets):
     items = []
-    for seed, patients, size in sets:
-        out = os.path.join(root, f"seed{seed}")
-        subprocess.run([medport, "phantom", "-o", out, "--patients", str(patients), "--seed", str(seed), "--size", size],
-                       check=True, stdout=subprocess.DEVNULL)
-        for patient in sorted(os.listdir(out)):
-            for label, view in enumerate(CLASSES):
-                for phase in ("ED", "ES"):
-                    items.append((os.path.join(out, patient, f"{patient}_{view}_{phase}.png"), label))
+    for folder, patient in phantom_patients(medport, root, sets):
+        for label, view in enumerate(CLASSES):
+            for phase in ("ED", "ES"):
+                items.append((os.path.join(folder, f"{patient}_{view}_{phase}.png"), label))
     return items
 
 
