@@ -15,6 +15,7 @@
 #include "medport/checkpoint/file_bytes.hpp"
 #include "medport/checkpoint/safetensors.hpp"
 #include "medport/checkpoint/torch_checkpoint.hpp"
+#include "medport/checkpoint/zip_archive.hpp"
 #include "medport/error.hpp"
 
 namespace medport::ckpt {
@@ -143,6 +144,11 @@ WeightSource::~WeightSource() = default;
 
 const fs::path& WeightSource::path() const { return view_->file->path; }
 std::string_view WeightSource::format() const { return view_->file->format; }
+
+void WeightSource::verify_unread_data() const {
+  const File& f = *view_->file;
+  if (f.bytes && looks_like_zip(f.bytes->bytes())) ZipArchive(f.bytes).verify_stored_entries();
+}
 
 const std::string& WeightSource::sha256() const {
   const File& f = *view_->file;

@@ -167,6 +167,16 @@ ByteView ZipArchive::contents(const std::string& name, std::uint64_t max_bytes) 
   return e.method == kStored ? stored_view(*impl_->file, e) : as_view(owned_copy(*impl_->file, e));
 }
 
+void ZipArchive::verify_stored_entries() const {
+  for (const ZipEntry& e : impl_->entries) {
+    if (e.method != kStored || e.encrypted) continue;
+    if (e.size != e.compressed_size)
+      throw InputError(source(), "zip entry '" + e.name + "' is stored but claims " + std::to_string(e.size) + " bytes for " +
+                                     std::to_string(e.compressed_size));
+    stored_view(*impl_->file, e).release_pages();
+  }
+}
+
 std::vector<std::byte> ZipArchive::read(const std::string& name, std::uint64_t max_bytes) const {
   const ZipEntry& e = entry(name);
   check_readable(e, max_bytes, source());

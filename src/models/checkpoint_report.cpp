@@ -125,7 +125,10 @@ Contents read_contents(const std::shared_ptr<const ckpt::FileBytes>& file) {
       torch = torch || ends_with(name, "data.pkl") || ends_with(name, "constants.pkl");
       all_npy = all_npy && ends_with(name, ".npy");
     }
-    if (torch) return read_torch(file);
+    if (torch) {
+      zip.verify_stored_entries();  // damage in any member, not only in what the report shows
+      return read_torch(file);
+    }
     if (all_npy) {
       const ckpt::NpzFile npz(std::move(zip));
       std::vector<std::pair<std::string, ckpt::NpyInfo>> arrays;

@@ -74,6 +74,10 @@ class WeightSource {
   // Hex SHA-256 of the whole file (computed once, on first use, or in the background when opened
   // with hash_in_background); "" for in-memory sources.
   const std::string& sha256() const;
+  // Checks the integrity of data nothing else reads (a torch zip's stored entries against their
+  // CRCs, optimizer state included): a damaged checkpoint is refused even where the damage lies
+  // outside the weights. InputError naming the entry; nothing to check for other formats.
+  void verify_unread_data() const;
 
   // Every tensor under the current root, in file order.
   const std::vector<WeightInfo>& index() const;

@@ -58,6 +58,11 @@ class ZipArchive {
   // members); the CRC cannot be checked without the rest.
   std::vector<std::byte> read_prefix(const std::string& name, std::size_t length) const;
 
+  // Checks every stored entry against its CRC (pages released again after each), so that damage
+  // anywhere in the archive - also in members nobody reads, such as optimizer state - is an
+  // InputError naming the entry. Deflated entries are checked when they are inflated.
+  void verify_stored_entries() const;
+
   // The entry as a lazy Storage of `dtype` elements named `key`: nothing is read until the
   // storage's data is first used. A stored, little-endian, element-aligned entry is then a view of
   // the archive (checked against its CRC first; its pages are released again after the check);

@@ -37,8 +37,12 @@ class Exporter {
   // File name ending of one graph (".onnx", ".mlpackage").
   virtual std::string_view extension() const = 0;
   virtual std::vector<std::string> option_names() const { return {}; }
+  // True when the written model itself records the checkpoint's SHA-256 (Core ML metadata):
+  // convert() then waits for the hash before write() instead of after it.
+  virtual bool embeds_checkpoint_hash() const { return false; }
   // Writes the graphs. `output` is the file (single graph) or the folder (several graphs; it
-  // exists). `model.sidecar` is complete except for the graphs' file names.
+  // exists). `model.sidecar` is complete except for the graphs' file names (and the checkpoint's
+  // hash unless embeds_checkpoint_hash()).
   virtual ExportResult write(const models::BuiltModel& model, const std::filesystem::path& output,
                              const ExportOptions& options) const = 0;
 };

@@ -112,6 +112,7 @@ class CoreMLExporter final : public Exporter {
     return "Core ML for iOS/iPadOS/macOS apps: ML Program .mlpackage (iOS15+) or NeuralNetwork .mlmodel";
   }
   bool wants_fp16_graphs() const override { return false; }
+  bool embeds_checkpoint_hash() const override { return true; }
   std::string_view extension() const override { return ".mlpackage"; }
   std::vector<std::string> option_names() const override { return option_list(); }
 

@@ -84,6 +84,7 @@ ConvertReport convert(const ConvertRequest& request) {
   open_options.hash_in_background = true;
   const ckpt::WeightSource weights = ckpt::WeightSource::open(context.weights, open_options);
 
+  weights.verify_unread_data();  // damage outside the weights is still damage
   const auto detection = models::detect_family(weights);
   if (!detection)
     throw InputError(context.weights.string(), "unrecognised model family: no supported architecture's tensor names "
@@ -121,6 +122,7 @@ ConvertReport convert(const ConvertRequest& request) {
   s.opset = request.options.opset;
   s.checkpoint = fs::absolute(context.weights).lexically_normal().string();
 
+  if (exporter.embeds_checkpoint_hash()) s.checkpoint_sha256 = weights.sha256();
   exporters::ExportOptions export_options = request.export_options;
   export_options.fp16 = fp16;
   WrittenFiles written;  // what this run creates, removed again if anything below fails
@@ -153,7 +155,7 @@ ConvertReport convert(const ConvertRequest& request) {
   }
   const fs::path sidecar = models::sidecar_path_for(request.output);
   written.add(sidecar);
-  s.checkpoint_sha256 = weights.sha256();  // asked for last: the background hash is done by now
+  s.checkpoint_sha256 = weights.sha256();  // asked for last: the background hash is done by now (or already was)
   models::write_sidecar(sidecar, s);
   report.files.push_back(sidecar);
   written.keep();
