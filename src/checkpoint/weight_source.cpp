@@ -34,6 +34,7 @@ struct WeightSource::File {
   mutable std::string sha;
   mutable bool sha_done = false;
   mutable std::future<std::string> sha_pending;
+  mutable std::future<void> verify_pending;  // verify_in_background; its error surfaces from sha256()
   std::atomic<bool> cancel_sha{false};
 
   mutable std::mutex used_mutex;
@@ -42,6 +43,7 @@ struct WeightSource::File {
   ~File() {
     cancel_sha = true;
     if (sha_pending.valid()) sha_pending.wait();
+    if (verify_pending.valid()) verify_pending.wait();
   }
   bool has_data() const { return format != "index"; }
 };
@@ -81,6 +83,9 @@ WeightSource WeightSource::open(const fs::path& path, const OpenOptions& options
     file->sha_pending = std::async(std::launch::async, [bytes = file->bytes, cancel = &file->cancel_sha] {
       return bytes->sha256(cancel);
     });
+    // A thread of its own: with the hash and the graph work it overlaps the output's write.
+    if (options.verify_in_background && looks_like_zip(file->bytes->bytes()))
+      file->verify_pending = std::async(std::launch::async, [bytes = file->bytes] { ZipArchive(bytes).verify_stored_entries(); });
   }
   auto add = [&](std::string name, Tensor tensor) {
     file->tensor_info.push_back({std::move(name), tensor.dtype(), tensor.shape()});
@@ -153,6 +158,7 @@ void WeightSource::verify_unread_data() const {
 const std::string& WeightSource::sha256() const {
   const File& f = *view_->file;
   std::lock_guard lock(f.sha_mutex);
+  if (f.verify_pending.valid()) f.verify_pending.get();
   if (!f.sha_done) {
     if (f.sha_pending.valid()) f.sha = f.sha_pending.get();
     else if (f.bytes) f.sha = f.bytes->sha256();

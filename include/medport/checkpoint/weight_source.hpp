@@ -40,6 +40,9 @@ struct OpenOptions {
   // that the hash is ready when a converter needs it; the thread stops early when the source is
   // destroyed first.
   bool hash_in_background = false;
+  // verify_unread_data() on another background thread; its InputError surfaces from sha256(),
+  // so the check costs no wall time while the graphs are built and written.
+  bool verify_in_background = false;
 };
 
 struct WeightInfo {

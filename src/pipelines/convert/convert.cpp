@@ -82,9 +82,9 @@ ConvertReport convert(const ConvertRequest& request) {
   // The file's hash is computed on another thread while the graphs are built and written.
   ckpt::OpenOptions open_options;
   open_options.hash_in_background = true;
+  open_options.verify_in_background = true;  // damage outside the weights (optimizer state) is still damage
   const ckpt::WeightSource weights = ckpt::WeightSource::open(context.weights, open_options);
 
-  weights.verify_unread_data();  // damage outside the weights is still damage
   const auto detection = models::detect_family(weights);
   if (!detection)
     throw InputError(context.weights.string(), "unrecognised model family: no supported architecture's tensor names "
