@@ -1,6 +1,8 @@
 // `medport verify`: exported models against reference arrays (the fixtures' own PyTorch outputs),
 // a perturbed model failing with exit 4, and bad references failing with exit 3.
 #include <gtest/gtest.h>
+
+#include <cmath>
 #include <onnx/onnx_pb.h>
 
 #include <fstream>
@@ -91,6 +93,17 @@ TEST(CliVerify, ReferencesThatCannotBeCheckedAreInvalidInput) {
   EXPECT_TRUE(contains(r.err, "none of the model's outputs")) << r.err;
 
   r = run_medport({"verify", model.string(), "--reference", (tmp / "no_out.npz").string(), "--map", "x"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+
+  // An infinite reference would pass every comparison (|x - inf| <= inf): refused, as is an
+  // infinite tolerance.
+  const auto out = get("out");
+  const std::vector<float> inf(static_cast<std::size_t>(out.numel()), INFINITY);
+  medport::ckpt::write_npz(tmp / "inf.npz", {{"x", get("x")}, {"t", get("t")}, {"out", medport::Tensor::from_f32(out.shape(), inf)}});
+  r = run_medport({"verify", model.string(), "--reference", (tmp / "inf.npz").string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, "NaN or infinite")) << r.err;
+  r = run_medport({"verify", model.string(), "--reference", (ckpt.parent_path() / "forward.npz").string(), "--atol", "inf"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 

@@ -87,3 +87,59 @@ TEST_F(EchoEfRefusals, EsvAboveEdvIsReportedWithAWarningFlag) {
 }
 
 }  // namespace
+
+namespace {
+
+// The 2CH and 4CH ED masks of the patient with `block` extra LV pixels in a corner.
+void add_corner_block(const fs::path& file, int block) {
+  auto t = medport::ckpt::read_npy_file(file);
+  std::vector<std::uint8_t> labels(static_cast<std::size_t>(t.numel()));
+  const auto values = t.to_f32();
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>(values[i]);
+  const auto cols = t.shape()[1];
+  for (int y = 2; y < 2 + block; ++y)
+    for (int x = 2; x < 2 + block; ++x) labels[static_cast<std::size_t>(y * cols + x)] = 1;
+  medport::ckpt::write_npy_file(file, medport::Tensor::from_bytes(medport::DType::U8, t.shape(), std::as_bytes(std::span(labels))));
+}
+
+}  // namespace
+
+TEST_F(EchoEfRefusals, StraySpecksAreRemovedAndReportedNotMeasured) {
+  ASSERT_EQ(echo_ef().exit_code, 0);
+  const auto clean = medport::testing::read_json(dir_ / "ef.json");
+  for (const char* key : {"2CH_ED", "4CH_ED"}) add_corner_block(mask(key), 8);
+  const auto r = echo_ef();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = medport::testing::read_json(dir_ / "ef.json");
+  for (const char* key : {"EDV_mL", "ESV_mL", "EF_percent"}) EXPECT_DOUBLE_EQ(j[key].get<double>(), clean[key].get<double>()) << key;
+  EXPECT_EQ(j["warnings"], nlohmann::json::array({"lv_fragments_removed"}));
+  EXPECT_EQ(j["lv_fragments_removed_pixels"]["2CH_ED"], 64);
+  EXPECT_EQ(j["lv_fragments_removed_pixels"]["4CH_ED"], 64);
+}
+
+TEST_F(EchoEfRefusals, AnLvLabelInSeveralLargeRegionsIsRefused) {
+  add_corner_block(mask("4CH_ED"), 60);
+  const auto r = echo_ef();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("phantom0001_4CH_ED_gt.npy: the LV label forms 2 separate regions"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "ef.json"));
+}
+
+TEST_F(EchoEfRefusals, AnLvLabelCoveringMostOfTheImageIsRefused) {
+  auto t = medport::ckpt::read_npy_file(mask("2CH_ES"));
+  std::vector<std::uint8_t> inverted(static_cast<std::size_t>(t.numel()));
+  const auto values = t.to_f32();
+  for (std::size_t i = 0; i < inverted.size(); ++i) inverted[i] = values[i] == 1.0F ? 0 : 1;
+  medport::ckpt::write_npy_file(mask("2CH_ES"), medport::Tensor::from_bytes(medport::DType::U8, t.shape(),
+                                                                            std::as_bytes(std::span(inverted))));
+  const auto r = echo_ef();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("of the image: not a cavity"), std::string::npos) << r.err;
+}
+
+TEST_F(EchoEfRefusals, AnExportThatCannotBeWrittenStopsBeforeTheJson) {
+  fs::create_directories(dir_ / "a_folder");
+  const auto r = echo_ef({"--fhir", (dir_ / "a_folder").string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "ef.json"));
+}

@@ -2,6 +2,7 @@
 // destinations checked before long work, temporaries of names near the file system's limit.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -94,6 +95,22 @@ TEST(CoreOutputPaths, NamesUpToTheFileSystemLimitCanBeWritten) {
     EXPECT_TRUE(kept_ending.temp_path().string().ends_with(".nii.gz"));
   }
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(CoreOutputPaths, AFifoOrDeviceIsNeverReplacedByAFile) {
+  TempDir dir;
+  const fs::path fifo = dir / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THROW(medport::AtomicFile file(fifo), medport::InputError);
+  EXPECT_THROW(medport::check_output_file_writable(fifo), medport::InputError);
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  // -o /dev/null as root would otherwise swap the system's device for a regular file.
+  EXPECT_THROW(medport::check_output_file_writable("/dev/null"), medport::InputError);
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
 }
 
 }  // namespace

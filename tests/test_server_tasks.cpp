@@ -136,8 +136,11 @@ TEST_F(ServerTasks, EchoEfEqualsTheCli) {
 }
 
 TEST_F(ServerTasks, EchoEfWithOneViewFallsBackAndMissingSpacingIs400) {
+  // The phantom's own spacing: at a wrong one the network's masks are not one cavity (refused).
+  const auto spacing = json::parse(medport::testing::read_text(view("").parent_path() / "spacing.json"))["4CH"];
+  const std::string spacing_4ch = std::to_string(spacing[0].get<double>()) + "," + std::to_string(spacing[1].get<double>());
   httplib::MultipartFormDataItems form{file_part("a4c_ed", view("4CH_ED.png")), file_part("a4c_es", view("4CH_ES.png")),
-                                       {"spacing_4ch", "0.3,0.3", "", ""}};
+                                       {"spacing_4ch", spacing_4ch, "", ""}};
   const auto res = client().Post("/v1/echo/ef", form);
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(json::parse(res->body)["method"], "single_plane_area_length");

@@ -12,6 +12,7 @@
 #include "medport/pipelines/clinical/echo_ef_patient.hpp"
 #include "medport/util/file_io.hpp"
 #include "medport/util/json_text.hpp"
+#include "medport/util/output_paths.hpp"
 #include "medport/util/printable.hpp"
 
 namespace {
@@ -83,6 +84,7 @@ medport::cli::Runner setup(CLI::App& root) {
   medport::cli::add_echo_export_flags(*cmd, args->exports);
   return [args] {
     medport::cli::check_echo_exports(args->exports);
+    if (!args->json_path.empty()) medport::check_output_file_writable(args->json_path);
     return run(*args);
   };
 }

@@ -9,6 +9,7 @@
 #include "medport/error.hpp"
 #include "medport/fhir/bundle.hpp"
 #include "medport/util/file_io.hpp"
+#include "medport/util/output_paths.hpp"
 #include "medport/version.hpp"
 
 namespace medport::cli {
@@ -25,6 +26,10 @@ void check_echo_exports(const EchoExports& exports) {
     throw UsageError("--dicom-sr needs --dicom-source FILE: the DICOM images the masks came from (patient and study)");
   for (const auto& s : exports.dicom_sources)
     if (!dicom::is_dicom_file(s)) throw InputError(s, "not a DICOM file (no DICM magic at offset 128)");
+  // Every output checked before anything is measured or written: one unwritable export must not
+  // leave the others behind.
+  for (const auto& out : {exports.dicom_sr, exports.fhir})
+    if (!out.empty()) check_output_file_writable(out);
 }
 
 void write_echo_exports(const EchoExports& exports, const EchoNumbers& n) {

@@ -17,7 +17,22 @@ namespace medport {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// The rename would replace whatever the destination is: a device node (-o /dev/null as root), a
+// FIFO or a socket must never be swapped for a regular file.
+void check_replaceable(const fs::path& destination) {
+  struct stat st {};
+  if (::lstat(destination.c_str(), &st) != 0) return;  // not there yet (or unreadable: rename reports)
+  if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) return;
+  const char* what = S_ISDIR(st.st_mode) ? "a folder" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "not a regular file";
+  throw InputError(destination.string(), std::string("is ") + what + "; medport writes only regular files");
+}
+
+}  // namespace
+
 AtomicFile::AtomicFile(fs::path destination, std::string_view temp_suffix) : destination_(std::move(destination)) {
+  check_replaceable(destination_);
   const fs::path parent = destination_.has_parent_path() ? destination_.parent_path() : fs::path(".");
   std::error_code ec;
   fs::create_directories(parent, ec);
@@ -90,6 +105,7 @@ void AtomicFile::commit() {
     }
   }
   ::chmod(temp_.c_str(), 0644);
+  check_replaceable(destination_);
   if (std::rename(temp_.c_str(), destination_.c_str()) != 0)
     throw InputError(destination_.string(),
                      std::string("cannot move the finished file into place: ") + std::strerror(errno));

@@ -40,6 +40,9 @@ bool is_temp_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= '
 void check_output_file_writable(const fs::path& file) {
   std::error_code ec;
   if (fs::is_directory(file, ec)) throw InputError(file.string(), "is a folder, expected a file name");
+  const auto type = fs::symlink_status(file, ec).type();
+  if (!ec && type != fs::file_type::regular && type != fs::file_type::symlink && type != fs::file_type::not_found)
+    throw InputError(file.string(), "is not a regular file (a device, FIFO or socket); medport writes only regular files");
   const fs::path folder = file.has_parent_path() ? file.parent_path() : fs::path(".");
   create_folder(folder);
   probe(folder, file.string());

@@ -1,5 +1,7 @@
 #include "medport/metrics/ef_plausibility.hpp"
 
+#include <algorithm>
+
 #include <sstream>
 
 #include "medport/error.hpp"
@@ -30,6 +32,12 @@ void check_lv_mask(const imaging::LabelImage& mask, const std::string& source) {
   }
   std::int64_t pixels = 0;
   for (auto v : mask.labels) pixels += v != 0;
+  if (static_cast<double>(pixels) > kMaxLvImageFraction * static_cast<double>(mask.numel())) {
+    std::ostringstream s;
+    s << "the LV label covers " << 100.0 * static_cast<double>(pixels) / static_cast<double>(mask.numel())
+      << "% of the image: not a cavity (wrong --label, or an inverted mask?)";
+    throw InputError(source, s.str());
+  }
   const double area = static_cast<double>(pixels) * mask.spacing_at(0) * mask.spacing_at(1);
   if (pixels < kMinLvPixels || area < kMinLvAreaMm2) {
     std::ostringstream s;
@@ -37,6 +45,49 @@ void check_lv_mask(const imaging::LabelImage& mask, const std::string& source) {
       << kMinLvPixels << " pixels and " << kMinLvAreaMm2 << " mm^2)";
     throw InputError(source, s.str());
   }
+}
+
+std::int64_t keep_largest_lv_region(imaging::LabelImage& mask, const std::string& source) {
+  const std::int64_t rows = mask.shape.at(0), cols = mask.shape.at(1);
+  std::vector<std::int32_t> region(mask.labels.size(), 0);
+  std::vector<std::int64_t> sizes{0};  // sizes[k]: pixels of region k (k >= 1)
+  std::vector<std::int64_t> stack;
+  for (std::int64_t start = 0; start < rows * cols; ++start) {
+    if (!mask.labels[static_cast<std::size_t>(start)] || region[static_cast<std::size_t>(start)]) continue;
+    const auto id = static_cast<std::int32_t>(sizes.size());
+    sizes.push_back(0);
+    stack.assign(1, start);
+    region[static_cast<std::size_t>(start)] = id;
+    while (!stack.empty()) {
+      const std::int64_t p = stack.back();
+      stack.pop_back();
+      ++sizes.back();
+      const std::int64_t r = p / cols, c = p % cols;
+      for (std::int64_t dr = -1; dr <= 1; ++dr)
+        for (std::int64_t dc = -1; dc <= 1; ++dc) {
+          const std::int64_t rr = r + dr, cc = c + dc;
+          if (rr < 0 || rr >= rows || cc < 0 || cc >= cols) continue;
+          const auto q = static_cast<std::size_t>(rr * cols + cc);
+          if (!mask.labels[q] || region[q]) continue;
+          region[q] = id;
+          stack.push_back(static_cast<std::int64_t>(q));
+        }
+    }
+  }
+  if (sizes.size() <= 2) return 0;
+  const auto largest = static_cast<std::int32_t>(std::max_element(sizes.begin(), sizes.end()) - sizes.begin());
+  std::int64_t removed = 0;
+  for (std::size_t k = 1; k < sizes.size(); ++k)
+    if (static_cast<std::int32_t>(k) != largest) removed += sizes[k];
+  if (static_cast<double>(removed) > kMaxLvFragmentFraction * static_cast<double>(sizes[static_cast<std::size_t>(largest)])) {
+    std::ostringstream s;
+    s << "the LV label forms " << sizes.size() - 1 << " separate regions (the largest " << sizes[static_cast<std::size_t>(largest)]
+      << " pixels, the others " << removed << "): not one cavity";
+    throw InputError(source, s.str());
+  }
+  for (std::size_t i = 0; i < region.size(); ++i)
+    if (region[i] != largest) mask.labels[i] = 0;
+  return removed;
 }
 
 void check_same_acquisition(const imaging::LabelImage& ed, const std::string& ed_source,

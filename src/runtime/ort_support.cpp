@@ -44,7 +44,9 @@ const char* conv_algo_search_name(ConvAlgoSearch search) {
 Ort::Env& ort_env() {
   static Ort::Env env = [] {
     disable_runtime_telemetry();
-    Ort::Env created(ORT_LOGGING_LEVEL_WARNING, "medport");
+    // Only fatal messages from ONNX Runtime's own logger: every failure reaches the user as
+    // medport's one-line error (a second, multi-line copy with colour codes would only confuse).
+    Ort::Env created(ORT_LOGGING_LEVEL_FATAL, "medport");
     created.DisableTelemetryEvents();
     return created;
   }();
@@ -62,18 +64,23 @@ std::string one_line(std::string_view text) {
       }
       continue;
     }
-    if (c == '\n' || c == '\r') {
-      if (!out.empty()) break;
-      continue;
-    }
-    out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+    // Lines are joined (the detail of "invalid dimensions ..." is on the next one), runs of
+    // whitespace collapsed.
+    const char printable = static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+    if (printable == ' ' && (out.empty() || out.back() == ' ')) continue;
+    out += printable;
   }
   return out;
 }
 
-void rethrow_ort_error(const Ort::Exception& e, const std::string& source, const std::string& context) {
+void rethrow_ort_error(const Ort::Exception& e, const std::string& source, const std::string& context, bool loading) {
   const OrtErrorCode code = e.GetOrtErrorCode();
-  const std::string message = context + ": " + one_line(e.what());
+  std::string message = context + ": " + one_line(e.what());
+  while (!message.empty() && message.back() == ' ') message.pop_back();
+  // Loading a file, a generic failure is the file's (empty, unsupported IR version, external
+  // data outside its folder), unless memory ran out.
+  const bool memory = message.find("alloc") != std::string::npos || message.find("memory") != std::string::npos;
+  if (loading && code == ORT_FAIL && !memory) throw InputError(source, message);
   switch (code) {
     // The model file or the arrays fed to it are at fault.
     case ORT_INVALID_ARGUMENT:

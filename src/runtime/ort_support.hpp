@@ -21,8 +21,10 @@ Ort::Env& ort_env();
 // characters: its messages can span lines and carry colour codes from the logger.
 std::string one_line(std::string_view text);
 
-// InputError for faults of the model or the arrays fed to it, EngineError otherwise.
-[[noreturn]] void rethrow_ort_error(const Ort::Exception& e, const std::string& source, const std::string& context);
+// InputError for faults of the model or the arrays fed to it, EngineError otherwise. `loading`:
+// the error came from loading the model file `source`.
+[[noreturn]] void rethrow_ort_error(const Ort::Exception& e, const std::string& source, const std::string& context,
+                                    bool loading = false);
 
 ONNXTensorElementDataType to_onnx_type(DType d);
 DType from_onnx_type(ONNXTensorElementDataType t);

@@ -39,7 +39,7 @@ Session::Session(const std::filesystem::path& model_path, const SessionOptions& 
     impl_->session = std::make_shared<Ort::Session>(detail::ort_env(), model_path.c_str(),
                                                     detail::make_ort_options(options));
   } catch (const Ort::Exception& e) {
-    rethrow_ort_error(e, model_path.string(), "ONNX Runtime cannot load the model");
+    rethrow_ort_error(e, model_path.string(), "ONNX Runtime cannot load the model", /*loading=*/true);
   }
   impl_->read_names();
 }
@@ -51,7 +51,7 @@ Session::Session(std::span<const std::byte> model_bytes, const SessionOptions& o
     impl_->session = std::make_shared<Ort::Session>(detail::ort_env(), model_bytes.data(), model_bytes.size(),
                                                     detail::make_ort_options(options));
   } catch (const Ort::Exception& e) {
-    rethrow_ort_error(e, "<in-memory model>", "ONNX Runtime cannot load the model");
+    rethrow_ort_error(e, "<in-memory model>", "ONNX Runtime cannot load the model", /*loading=*/true);
   }
   impl_->read_names();
 }

@@ -96,6 +96,9 @@ void write_converted(HashingFile& out, const Tensor& source, BlobDType dtype) {
     }
     out.write(chunk);
   }
+  // A weight read from a memory-mapped checkpoint is not needed again: let its pages go, so the
+  // resident set does not grow by the whole model while weight.bin is written.
+  if (source.storage()) source.storage()->release_pages();
 }
 
 }  // namespace

@@ -31,7 +31,15 @@ ViewMasks lv_masks(const ViewMasks& label_maps, int label) {
   return out;
 }
 
-EjectionFraction measure_ejection_fraction(const ViewMasks& masks, const std::map<std::string, std::string>& sources) {
+EjectionFraction measure_ejection_fraction(const ViewMasks& given, const std::map<std::string, std::string>& sources) {
+  // Specks besides the cavity (a network's stray pixels) are removed and reported; the volumes
+  // are those of the largest region.
+  ViewMasks masks = given;
+  json fragments = json::object();
+  for (auto& [key, mask] : masks)
+    if (mask.ndim() == 2)
+      if (const auto removed = metrics::keep_largest_lv_region(mask, source_of(sources, key)); removed > 0)
+        fragments[key] = removed;
   const bool has_2ch = masks.count("2CH_ED") && masks.count("2CH_ES");
   const bool has_4ch = masks.count("4CH_ED") && masks.count("4CH_ES");
   if (!has_2ch && !has_4ch) {
@@ -71,8 +79,13 @@ EjectionFraction measure_ejection_fraction(const ViewMasks& masks, const std::ma
     put_volumes(out, v);
     ef.method_line = "FALLBACK single-plane area-length, " + view + " only (biplane needs both 2CH and 4CH)";
   }
-  out["warnings"] = metrics::check_volumes(out["EDV_mL"].get<double>(), out["ESV_mL"].get<double>(),
-                                           source_of(sources, diameters.begin()->first));
+  auto warnings = metrics::check_volumes(out["EDV_mL"].get<double>(), out["ESV_mL"].get<double>(),
+                                        source_of(sources, diameters.begin()->first));
+  if (!fragments.empty()) {
+    warnings.push_back("lv_fragments_removed");
+    out["lv_fragments_removed_pixels"] = fragments;
+  }
+  out["warnings"] = warnings;
   return ef;
 }
 

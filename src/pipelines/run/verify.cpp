@@ -105,7 +105,8 @@ bool VerifyReport::passed() const {
 
 VerifyReport verify_model(const std::filesystem::path& model, const std::filesystem::path& reference,
                           const VerifyOptions& options) {
-  if (!(options.rtol >= 0) || !(options.atol >= 0)) throw UsageError("--rtol and --atol must be non-negative");
+  if (!(options.rtol >= 0) || !(options.atol >= 0) || !std::isfinite(options.rtol) || !std::isfinite(options.atol))
+    throw UsageError("--rtol and --atol must be finite non-negative numbers");
   const std::string source = reference.string();
   NamedArrays arrays;
   for (auto& [name, tensor] : ckpt::read_npz(reference)) {
@@ -123,6 +124,9 @@ VerifyReport verify_model(const std::filesystem::path& model, const std::filesys
       report.not_compared.push_back(out.name);
       continue;
     }
+    const auto values = ref->second.to_f32();
+    if (std::any_of(values.begin(), values.end(), [](float v) { return !std::isfinite(v); }))
+      throw InputError(source, "reference '" + out.name + "' holds NaN or infinite values: nothing to compare against");
     report.outputs.push_back(compare(out.name, out.tensor, ref->second, options, source));
   }
   if (report.outputs.empty()) {

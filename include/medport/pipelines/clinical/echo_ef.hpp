@@ -24,7 +24,9 @@ struct EjectionFraction {
 
 // `masks`: binary LV masks (non-zero = cavity) with their (row, col) spacing in mm, of the views
 // that have both ED and ES. `sources` names each mask in errors (e.g. its file). Both views:
-// biplane; one view: area-length. InputError when neither view is complete, a mask has no LV or
+// biplane; one view: area-length. Each mask's largest 8-connected region is measured; smaller
+// ones are removed and reported (warning "lv_fragments_removed", pixels per view in
+// "lv_fragments_removed_pixels"). InputError when neither view is complete, a mask has no LV or
 // only a speck, ED and ES differ in size or spacing, or a volume is implausible
 // (metrics/ef_plausibility.hpp).
 EjectionFraction measure_ejection_fraction(const ViewMasks& masks, const std::map<std::string, std::string>& sources = {});
