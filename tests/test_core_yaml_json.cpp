@@ -39,3 +39,24 @@ TEST(YamlJson, SyntaxErrorsNameTheSource) {
 }
 
 }  // namespace
+
+TEST(YamlJson, AliasBombsStopAtTheValueBudget) {
+  // 9 levels of 9 aliases: 9^9 values if expanded; 300 bytes of text.
+  std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 9; ++i) {
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 9; ++k) text += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    text += "]\n";
+  }
+  try {
+    medport::yaml_to_json(text, "laughs.yaml");
+    FAIL() << "expanded";
+  } catch (const medport::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("laughs.yaml"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("more than 100000 values"), std::string::npos) << e.what();
+  }
+}
+
+TEST(YamlJson, AKeyGivenTwiceIsRefused) {
+  EXPECT_THROW(medport::yaml_to_json("threshold: 0.5\nthreshold: 0.9\n", "twice.yaml"), medport::InputError);
+}

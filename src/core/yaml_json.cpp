@@ -22,20 +22,30 @@ nlohmann::json scalar_to_json(const YAML::Node& node) {
   return text;
 }
 
-nlohmann::json node_to_json(const YAML::Node& node, int depth, const std::string& source) {
+// Aliases let a few hundred bytes name billions of values ("billion laughs"): the conversion
+// counts what it produces and stops at a budget no configuration comes near.
+constexpr std::int64_t kMaxValues = 100000;
+
+nlohmann::json node_to_json(const YAML::Node& node, int depth, const std::string& source, std::int64_t& values) {
   if (depth > 64) throw InputError(source, "YAML nested deeper than 64 levels");
+  if (++values > kMaxValues)
+    throw InputError(source, "YAML expands to more than " + std::to_string(kMaxValues) + " values (aliases of aliases?)");
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined: return nullptr;
     case YAML::NodeType::Scalar: return scalar_to_json(node);
     case YAML::NodeType::Sequence: {
       auto arr = nlohmann::json::array();
-      for (const auto& item : node) arr.push_back(node_to_json(item, depth + 1, source));
+      for (const auto& item : node) arr.push_back(node_to_json(item, depth + 1, source, values));
       return arr;
     }
     case YAML::NodeType::Map: {
       auto obj = nlohmann::json::object();
-      for (const auto& kv : node) obj[kv.first.as<std::string>()] = node_to_json(kv.second, depth + 1, source);
+      for (const auto& kv : node) {
+        const auto key = kv.first.as<std::string>();
+        if (obj.contains(key)) throw InputError(source, "YAML key '" + key + "' is given twice");
+        obj[key] = node_to_json(kv.second, depth + 1, source, values);
+      }
       return obj;
     }
   }
@@ -46,7 +56,8 @@ nlohmann::json node_to_json(const YAML::Node& node, int depth, const std::string
 
 nlohmann::json yaml_to_json(const std::string& text, const std::string& source) {
   try {
-    return node_to_json(YAML::Load(text), 0, source);
+    std::int64_t values = 0;
+    return node_to_json(YAML::Load(text), 0, source, values);
   } catch (const YAML::Exception& e) {
     throw InputError(source, std::string("invalid YAML: ") + e.what());
   }

@@ -1,6 +1,7 @@
 #include "medport/pipelines/fewshot/bank_files.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include "medport/checkpoint/npy.hpp"
@@ -35,8 +36,20 @@ MemoryBank load_bank(const fs::path& file, double momentum) {
     throw InputError(file.string(), "no memory bank here (convert a training checkpoint with a memory_bank, or pass --bank)");
   const auto npz = ckpt::NpzFile::open(file);
   MemoryBank bank(momentum);
-  for (const auto& name : npz.names())
-    if (const auto id = class_id_of_member(name); id && *id != 0) bank.update(*id, npz.read(name).to(DType::F32));
+  for (const auto& name : npz.names()) {
+    const auto id = class_id_of_member(name);
+    if (!id || *id == 0) continue;
+    // Checked from the header before anything is inflated: a prototype is a small (M, C) array.
+    const auto info = npz.info(name);
+    if (info.shape.size() != 2 || shape_numel(info.shape) > (std::int64_t{1} << 22))
+      throw InputError(file.string(), name + " must be an (M, C) prototype array of at most 2^22 values, not " +
+                                          shape_string(info.shape));
+    const Tensor prototypes = npz.read(name).to(DType::F32);
+    const auto values = prototypes.to_f32();
+    if (std::any_of(values.begin(), values.end(), [](float v) { return !std::isfinite(v); }))
+      throw InputError(file.string(), name + " holds NaN or infinite values");
+    bank.update(*id, prototypes);
+  }
   if (bank.class_ids().empty()) throw InputError(file.string(), "holds no class_<id> prototypes");
   return bank;
 }

@@ -35,6 +35,13 @@ std::vector<std::int64_t> choose_classes(const FewshotSettings& s, const std::ve
                                         "no foreground label to segment (every mask is empty)");
   if (std::set<std::int64_t>(classes.begin(), classes.end()).size() != classes.size())
     throw UsageError("--classes lists a class twice");
+  // Every class is one more query channel through the network (memory grows with it); a mask
+  // with hundreds of label values is a damaged or wrong file, not a segmentation task.
+  constexpr std::size_t kMaxClasses = 32;
+  if (classes.size() > kMaxClasses)
+    throw InputError(masks.empty() ? bank_file_for(s, model_dir).string() : s.supports[0].mask.string(),
+                     std::to_string(classes.size()) + " classes to segment at once, more than " + std::to_string(kMaxClasses) +
+                         " (pick some with --classes)");
   for (auto c : classes)
     if (!masks.empty() && !seen.count(c))
       throw InputError(s.supports[0].mask.string(), "class " + std::to_string(c) + " is in none of the support masks");
