@@ -118,4 +118,29 @@ TEST(ClassifyTransform, CropAnchorsAndGrayImages) {
   EXPECT_THROW(parse_interpolation("cubic", "x"), InputError);
 }
 
+TEST(ClassifyTransform, AbsurdAspectRatioRefusedBeforeTheResize) {
+  // A 1 x 20000 strip resized with its ratio kept would be 256 x 5.1 million pixels.
+  RgbImage strip{1, 20000, std::vector<float>(3 * 20000, 7.0F), true, "strip.png"};
+  TransformSettings s;  // 224 x 224, crop_pct 0.875: the shorter side goes to 256
+  try {
+    eval_transform(strip, s);
+    ADD_FAILURE() << "the strip was resized";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("strip.png"), std::string::npos) << what;
+    EXPECT_NE(what.find("20000 x 1 pixels (longer side / shorter side 20000, more than 64)"), std::string::npos) << what;
+  }
+  s.height = 224;
+  s.width = 192;  // timm's ResizeKeepRatio path explodes the same way
+  EXPECT_THROW(eval_transform(strip, s), InputError);
+  // Squash resizes to the target whatever the ratio: nothing explodes, the strip is classified.
+  s.mode = ResizeMode::Squash;
+  EXPECT_EQ(eval_transform(strip, s).size(), 3U * 224 * 192);
+  // 64:1 is still read with its ratio kept.
+  s.mode = ResizeMode::Crop;
+  s.width = 224;
+  const std::vector<float> wide = eval_transform(pattern(4, 256), s);
+  EXPECT_EQ(wide.size(), 3U * 224 * 224);
+}
+
 }  // namespace

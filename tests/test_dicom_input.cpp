@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "dicom_test_data.hpp"
+#include "hostile_files.hpp"
 #include "medport/dicom/volume.hpp"
 #include "medport/error.hpp"
 #include "medport/imaging/image_io.hpp"
@@ -267,6 +268,66 @@ TEST(DicomErrors, NameTheFileAndTheAttribute) {
   data::write_cine(dir.path() / "good.dcm", data::echo_cine_spec(1, 8, 10));
   message = input_error_of([&] { imaging::read_image(dir.path() / "good.dcm", other); });
   EXPECT_NE(message.find("SeriesInstanceUID"), std::string::npos) << message;
+}
+
+TEST(DicomErrors, PixelDataLongerThanTheHeaderDescribes) {
+  TempDir dir;
+  const auto cine = data::echo_cine_spec(2, 8, 10);  // 2 frames of 8 x 10, 8-bit: 160 bytes
+  data::write_cine(dir.path() / "long.dcm", cine);
+  data::lengthen_pixel_data(dir.path() / "long.dcm", 80);  // half a frame more
+  const auto message = input_error_of([&] { imaging::read_image(dir.path() / "long.dcm"); });
+  EXPECT_NE(message.find("long.dcm"), std::string::npos) << message;
+  EXPECT_NE(message.find("PixelData (7FE0,0010): 240 bytes for 2 frame(s) of 8x10 MONOCHROME2 that need 160"),
+            std::string::npos)
+      << message;
+  // One pad byte to even length is what DICOM asks of an odd-length value: 1 frame of 3 x 5.
+  data::write_cine(dir.path() / "odd.dcm", data::echo_cine_spec(1, 3, 5));
+  EXPECT_EQ(imaging::read_image(dir.path() / "odd.dcm").shape, (Shape{1, 3, 5}));
+  data::lengthen_pixel_data(dir.path() / "odd.dcm", 2);  // 18 bytes: 15 + pad + 2 more
+  EXPECT_NE(input_error_of([&] { imaging::read_image(dir.path() / "odd.dcm"); }).find("need 15"), std::string::npos);
+}
+
+TEST(DicomErrors, TransferSyntaxMustBeKnownAndTrue) {
+  TempDir dir;
+  const auto cine = data::echo_cine_spec(1, 8, 10);
+  data::write_cine(dir.path() / "unknown.dcm", cine);
+  data::declare_transfer_syntax(dir.path() / "unknown.dcm", "1.2.3.4.5.6");
+  auto message = input_error_of([&] { imaging::read_image(dir.path() / "unknown.dcm"); });
+  EXPECT_NE(message.find("unknown.dcm: TransferSyntaxUID (0002,0010): unknown transfer syntax '1.2.3.4.5.6'"),
+            std::string::npos)
+      << message;
+  // Deflate declared over a plain data set: DCMTK's inflate fails; the message names the syntax.
+  data::write_cine(dir.path() / "deflate.dcm", cine);
+  data::declare_transfer_syntax(dir.path() / "deflate.dcm", "1.2.840.10008.1.2.1.99");
+  message = input_error_of([&] { imaging::read_image(dir.path() / "deflate.dcm"); });
+  EXPECT_NE(message.find("deflate.dcm"), std::string::npos) << message;
+  EXPECT_NE(message.find("1.2.840.10008.1.2.1.99 (Deflated Explicit VR Little Endian)"), std::string::npos) << message;
+  // Implicit VR declared over an explicit VR data set.
+  data::write_cine(dir.path() / "implicit.dcm", cine);
+  data::declare_transfer_syntax(dir.path() / "implicit.dcm", "1.2.840.10008.1.2");
+  message = input_error_of([&] { imaging::read_image(dir.path() / "implicit.dcm"); });
+  EXPECT_NE(message.find("implicit.dcm: not a readable DICOM file"), std::string::npos) << message;
+  EXPECT_NE(message.find("1.2.840.10008.1.2 (Little Endian Implicit)"), std::string::npos) << message;
+}
+
+TEST(DicomErrors, NonFiniteValuesPrintedAsWrittenAndNoDcmtkLogLines) {
+  TempDir dir;
+  auto spec = data::oblique_ct_spec(2, 6, 7);
+  for (const std::string value : {"nan", "inf", "-inf"}) {
+    const auto files = data::write_series(dir.path() / ("s" + value), spec);
+    data::set_attribute(files[0], 0x0028, 0x1053, value);
+    const auto message = input_error_of([&] { imaging::read_image(dir.path() / ("s" + value)); });
+    EXPECT_NE(message.find("RescaleSlope (0028,1053): '" + value + "' is not finite"), std::string::npos) << message;
+  }
+  // DCMTK's own "E: ..." lines stay off stderr: the InputError is the only report.
+  data::write_cine(dir.path() / "cut.dcm", data::echo_cine_spec(2, 16, 16), data::Encoding::Rle);
+  const std::string whole = read_bytes(dir.path() / "cut.dcm");
+  write_bytes(dir.path() / "cut.dcm", whole.substr(0, whole.size() - 40));
+  ::testing::internal::CaptureStderr();
+  const auto message = input_error_of([&] { imaging::read_image(dir.path() / "cut.dcm"); });
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(message.find("cut.dcm"), std::string::npos) << message;
+  EXPECT_EQ(err, "");
 }
 
 }  // namespace

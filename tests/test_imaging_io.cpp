@@ -126,6 +126,7 @@ TEST(NaturalImages, BadFilesAndLabelRoundTrip) {
 constexpr const char* kNiftiWriter = R"PY(
 import struct, sys, gzip
 path, dims, datatype, bitpix, fmt, values, pixdim, slope, inter, truncate = sys.argv[1:11]
+units = int(sys.argv[11]) if len(sys.argv) > 11 else 2
 dims = [int(d) for d in dims.split(',')]
 pix = [float(p) for p in pixdim.split(',')]
 vals = [float(v) for v in values.split(',')]
@@ -136,7 +137,7 @@ srow_y = [0.0, -pix[1], 0.0, -3.0]
 srow_z = [0.0, 0.0, pix[2] if len(pix) > 2 else 1.0, 40.0]
 hdr = struct.pack('<i10s18sihcc8h3f4h8f3fhcc4f2i80s24s2h6f4f4f4f16s4s',
     348, b'', b'', 0, 0, b'\0', b'\0', *dim, 0.0, 0.0, 0.0, 0, int(datatype), int(bitpix), 0,
-    *pixd, 352.0, float(slope), float(inter), 0, b'\0', b'\x02', 0.0, 0.0, 0.0, 0.0, 0, 0,
+    *pixd, 352.0, float(slope), float(inter), 0, b'\0', bytes([units]), 0.0, 0.0, 0.0, 0.0, 0, 0,
     b'medport test', b'', 0, 1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, *srow_x, *srow_y, *srow_z, b'', b'n+1\0')
 body = hdr + b'\0\0\0\0' + struct.pack('<%d%s' % (len(vals), fmt), *[int(v) if fmt in 'bBhHiI' else v for v in vals])
 if int(truncate):
@@ -146,10 +147,11 @@ open(path, 'wb').write(body)
 
 void write_nifti(const fs::path& path, const std::string& dims, int datatype, int bitpix, const std::string& fmt,
                  const std::string& values, const std::string& pixdim, double slope = 0, double inter = 0,
-                 int truncate = 0) {
+                 int truncate = 0, int xyzt_units = 2) {
   const auto r = medport::testing::run_program({MEDPORT_PYTHON, "-c", kNiftiWriter, path.string(), dims,
                                                std::to_string(datatype), std::to_string(bitpix), fmt, values, pixdim,
-                                               std::to_string(slope), std::to_string(inter), std::to_string(truncate)});
+                                               std::to_string(slope), std::to_string(inter), std::to_string(truncate),
+                                               std::to_string(xyzt_units)});
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
@@ -182,6 +184,36 @@ TEST(Nifti, StructWrittenHeaderValuesSpacingAndScaling) {
   const double sy = static_cast<double>(0.9F), sx = static_cast<double>(0.7F);
   EXPECT_EQ(p.spacing, (std::vector<double>{sy, sx}));
   EXPECT_EQ(to_nnunet_layout(p).spacing, (std::vector<double>{999 * sy, sy, sx}));
+}
+
+TEST(Nifti, SpatialUnitsConvertedToMillimetresLikeItk) {
+  medport::testing::TempDir dir;
+  // ITK's NiftiImageIO (SimpleITK 2.5 reads pixdim 0.3 in metres as 300.00001192092896): spacing
+  // and origin times 1000 for metres (xyzt_units & 7 == 1), 0.001 for microns (3), mm (2) and
+  // unknown (0) as they are. The time bits (0x18) do not change the spatial unit.
+  const double p = static_cast<double>(0.3F);
+  const struct {
+    int units;
+    double mm;
+  } cases[] = {{1, 1e3}, {3, 1e-3}, {2, 1.0}, {0, 1.0}, {1 | 8, 1e3}};
+  for (const auto& c : cases) {
+    const auto name = "u" + std::to_string(c.units) + ".nii";
+    write_nifti(dir / name, "2,2,2", 2, 8, "B", "1,2,3,4,5,6,7,8", "0.3,0.3,0.3", 0, 0, 0, c.units);
+    const Image v = read_image(dir / name);
+    EXPECT_EQ(v.spacing, (std::vector<double>{p * c.mm, p * c.mm, p * c.mm})) << name;
+    ASSERT_EQ(v.geometry.origin.size(), 3U);
+    EXPECT_DOUBLE_EQ(v.geometry.origin[0], -12.5 * c.mm) << name;
+    EXPECT_DOUBLE_EQ(v.geometry.origin[1], 3.0 * c.mm) << name;
+    EXPECT_DOUBLE_EQ(v.geometry.origin[2], 40.0 * c.mm) << name;
+  }
+  // A label map written with a metre-unit source header keeps the unit and reads back the same.
+  const Image img = read_image(dir / "u1.nii");
+  LabelImage labels({2, 2, 2});
+  labels.labels = {0, 1, 0, 1, 1, 0, 1, 0};
+  write_label_map(dir / "seg.nii.gz", labels, img);
+  const Image back = read_image(dir / "seg.nii.gz");
+  EXPECT_EQ(back.spacing, img.spacing);
+  EXPECT_EQ(back.geometry.origin, img.geometry.origin);
 }
 
 TEST(Nifti, BadFilesNameTheFile) {

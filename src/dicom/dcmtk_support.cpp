@@ -13,14 +13,17 @@
 #include <mutex>
 
 #include "medport/error.hpp"
+#include "medport/util/printable.hpp"
+#include "transfer_syntax.hpp"
 
 namespace medport::dicom::detail {
 
 void register_codecs() {
   static std::once_flag once;
   std::call_once(once, [] {
-    // DCMTK logs warnings (e.g. about non-standard files) to stderr; errors reach us as conditions.
-    OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
+    // DCMTK logs its own "E: ..." / "W: ..." lines to stderr; every failure reaches medport as an
+    // OFCondition and becomes one InputError line, so DCMTK's logger is switched off.
+    OFLog::configure(OFLogger::OFF_LOG_LEVEL);
     // Colour JPEG is converted from YCbCr to RGB and PhotometricInterpretation updated.
     DJDecoderRegistration::registerCodecs(EDC_photometricInterpretation);
     DJEncoderRegistration::registerCodecs();
@@ -85,8 +88,13 @@ std::vector<double> find_numbers(DcmItem& item, const DcmTagKey& tag, const std:
   if (element->getLength() == 0) return values;
   for (unsigned long i = 0; i < n; ++i) {
     double v = 0;
-    if (!number_at(*element, i, v)) fail(file, tag, "value " + std::to_string(i + 1) + " is not a number");
-    if (!std::isfinite(v)) fail(file, tag, "value " + std::to_string(i + 1) + " is not finite");
+    const bool is_number = number_at(*element, i, v);
+    if (!is_number || !std::isfinite(v)) {
+      OFString text;
+      element->getOFString(text, i);
+      const std::string which = n > 1 ? " (value " + std::to_string(i + 1) + " of " + std::to_string(n) + ")" : "";
+      fail(file, tag, "'" + printable_line(text.c_str(), 64) + "'" + which + (is_number ? " is not finite" : " is not a number"));
+    }
     values.push_back(v);
   }
   return values;
@@ -119,7 +127,13 @@ void load_file(DcmFileFormat& format, const std::string& file, bool header_only)
   const OFCondition status = header_only ? format.loadFileUntilTag(file.c_str(), EXS_Unknown, EGL_noChange,
                                                                     DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData)
                                          : format.loadFile(file.c_str());
-  if (status.bad()) throw InputError(file, std::string("not a readable DICOM file (") + status.text() + ")");
+  if (status.bad()) {
+    // A Deflate syntax over plain data fails here ("ZLib Error: ..."): say what was declared.
+    const std::string syntax = declared_transfer_syntax(format);
+    throw InputError(file, std::string("not a readable DICOM file (") + status.text() + ")" +
+                               (syntax.empty() ? "" : "; the file declares " + syntax));
+  }
+  check_transfer_syntax(format, file);
 }
 
 }  // namespace medport::dicom::detail

@@ -138,6 +138,13 @@ std::span<const std::uint8_t> native_pixels(DcmFileFormat& format, PixelFormat& 
     fail(file, DCM_PixelData, std::to_string(length) + " bytes for " + std::to_string(pixels.frames) + " frame(s) of " +
                                   std::to_string(pixels.rows) + "x" + std::to_string(pixels.columns) + " " +
                                   pixels.photometric + " need " + std::to_string(need));
+  // DICOM pads an odd-length value with one byte to even length; anything more is data the
+  // header does not describe (wrong Rows/Columns/BitsAllocated/NumberOfFrames?), as in NIfTI.
+  if (length > need + need % 2)
+    fail(file, DCM_PixelData, std::to_string(length) + " bytes for " + std::to_string(pixels.frames) + " frame(s) of " +
+                                  std::to_string(pixels.rows) + "x" + std::to_string(pixels.columns) + " " +
+                                  pixels.photometric + " that need " + std::to_string(need) + ": " +
+                                  std::to_string(length - need) + " bytes more than the header describes");
   return {bytes, length};
 }
 

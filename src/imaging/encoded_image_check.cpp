@@ -25,8 +25,11 @@ std::string describe(const DeclaredSize& size) {
 }
 
 void check_size(const DeclaredSize& size, std::size_t file_bytes, const std::string& format, const std::string& source) {
-  const double values = static_cast<double>(size.width) * static_cast<double>(size.height) *
-                        static_cast<double>(size.channels) * static_cast<double>(size.pages);
+  const double pixels = static_cast<double>(size.width) * static_cast<double>(size.height);
+  if (pixels > kMaxNaturalImagePixels)
+    throw InputError(source, format + " header declares " + describe(size) +
+                                 ": more than the 2^26 pixels (67 Mpixel) per image medport reads");
+  const double values = pixels * static_cast<double>(size.channels) * static_cast<double>(size.pages);
   if (values > kMaxNaturalImageValues)
     throw InputError(source, format + " header declares " + describe(size) + ": more than the 2^28 values medport reads");
   const double raw_bytes = values * size.bytes_per_value;

@@ -74,25 +74,19 @@ void apply_tiff_sidecar_spacing(const std::filesystem::path& path, Image& image)
   image.spacing = spacing;
 }
 
-}  // namespace
-
-Image read_natural(const std::filesystem::path& path, const ReadOptions& options) {
+Image decode_natural(const std::filesystem::path& path, const ReadOptions& options) {
   const std::string source = path.string();
   const auto bytes = read_file(path, std::size_t{4} << 30);
   std::vector<cv::Mat> pages;
   const std::string ext = path.extension().string();
   const bool tiff = ext == ".tif" || ext == ".tiff" || ext == ".TIF" || ext == ".TIFF";
-  try {
-    check_encoded_image(bytes, source);
-    if (tiff) {
-      cv::imreadmulti(source, pages, cv::IMREAD_UNCHANGED);
-    } else {
-      const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U, const_cast<std::byte*>(bytes.data()));
-      cv::Mat decoded = cv::imdecode(encoded, cv::IMREAD_UNCHANGED);
-      if (!decoded.empty()) pages.push_back(decoded);
-    }
-  } catch (const cv::Exception& e) {
-    throw InputError(source, std::string("cannot decode the image: ") + e.what());
+  check_encoded_image(bytes, source);
+  if (tiff) {
+    cv::imreadmulti(source, pages, cv::IMREAD_UNCHANGED);
+  } else {
+    const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U, const_cast<std::byte*>(bytes.data()));
+    cv::Mat decoded = cv::imdecode(encoded, cv::IMREAD_UNCHANGED);
+    if (!decoded.empty()) pages.push_back(decoded);
   }
   if (pages.empty() || pages[0].empty()) throw InputError(source, "cannot decode the image (corrupt or unsupported)");
   for (const auto& p : pages)
@@ -122,6 +116,18 @@ Image read_natural(const std::filesystem::path& path, const ReadOptions& options
     }
   if (tiff) apply_tiff_sidecar_spacing(path, image);
   return image;
+}
+
+}  // namespace
+
+Image read_natural(const std::filesystem::path& path, const ReadOptions& options) {
+  // OpenCV throws cv::Exception for what it cannot decode, convert or allocate: always the
+  // file's fault here (its size is checked first), never an internal error.
+  try {
+    return decode_natural(path, options);
+  } catch (const cv::Exception& e) {
+    throw InputError(path.string(), std::string("cannot decode the image: ") + e.what());
+  }
 }
 
 void write_natural_labels(const std::filesystem::path& path, const LabelImage& labels) {

@@ -58,6 +58,17 @@ std::optional<NiftiType> nifti_type(int datatype) {
   }
 }
 
+// Millimetres per unit of the header's spatial unit (xyzt_units & 7), as ITK's NiftiImageIO
+// (and so SimpleITK / nnU-Net) scales spacing and origin: metres x1000, microns x0.001; mm and
+// "unknown" (0) are taken as mm.
+double mm_per_spatial_unit(const nifti_1_header& h) {
+  switch (XYZT_TO_SPACE(h.xyzt_units)) {
+    case NIFTI_UNITS_METER: return 1e3;
+    case NIFTI_UNITS_MICRON: return 1e-3;
+    default: return 1.0;
+  }
+}
+
 std::string number(double v) {
   std::ostringstream s;
   s << v;
@@ -193,8 +204,9 @@ Image read_nifti(const std::filesystem::path& path) {
   const std::int64_t nx = h.dim[1], ny = h.dim[2], nz = ndim >= 3 ? h.dim[3] : 1;
   const std::int64_t nc = ndim == 4 ? h.dim[4] : 1;
   image.shape = ndim == 2 ? Shape{1, ny, nx} : Shape{nc, nz, ny, nx};
-  image.spacing = ndim == 2 ? std::vector<double>{h.pixdim[2], h.pixdim[1]}
-                            : std::vector<double>{h.pixdim[3], h.pixdim[2], h.pixdim[1]};
+  const double mm = mm_per_spatial_unit(h);
+  image.spacing = ndim == 2 ? std::vector<double>{h.pixdim[2] * mm, h.pixdim[1] * mm}
+                            : std::vector<double>{h.pixdim[3] * mm, h.pixdim[2] * mm, h.pixdim[1] * mm};
   image.data.resize(static_cast<std::size_t>(shape_numel(image.shape)));
   const double slope = std::isfinite(h.scl_slope) ? h.scl_slope : 0.0;  // NaN: no scaling (NIfTI-1)
   const double inter = slope != 0.0 ? h.scl_inter : 0.0;
@@ -217,7 +229,7 @@ Image read_nifti(const std::filesystem::path& path) {
   const mat44& m = nim->sform_code > 0 ? nim->sto_xyz : nim->qto_xyz;
   const int world = ndim == 2 ? 2 : 3;
   image.geometry.format = ImageFormat::Nifti;
-  for (int r = 0; r < world; ++r) image.geometry.origin.push_back((r < 2 ? -1.0 : 1.0) * m.m[r][3]);
+  for (int r = 0; r < world; ++r) image.geometry.origin.push_back((r < 2 ? -1.0 : 1.0) * m.m[r][3] * mm);
   const double pix[3] = {std::fabs(nim->dx), std::fabs(nim->dy), std::fabs(nim->dz)};
   for (int r = 0; r < world; ++r)
     for (int c = 0; c < world; ++c) {
@@ -238,8 +250,10 @@ void write_nifti_data(const std::filesystem::path& path, const std::vector<std::
                       const std::vector<double>& spacing, std::int64_t channels, short datatype, short bitpix,
                       const void* data, const Image& reference) {
   nifti_1_header header{};
+  double mm = 1.0;  // the header's spatial unit in mm: `spacing` (mm) is written in that unit
   if (reference.geometry.nifti_header.size() == sizeof header) {
     std::memcpy(&header, reference.geometry.nifti_header.data(), sizeof header);
+    mm = mm_per_spatial_unit(header);
   } else {  // no NIfTI source: identity-oriented header with the spacing
     header.sizeof_hdr = sizeof header;
     std::memcpy(header.magic, "n+1", 4);
@@ -255,7 +269,7 @@ void write_nifti_data(const std::filesystem::path& path, const std::vector<std::
   for (std::size_t a = 0; a < nd; ++a) {
     if (spatial[nd - 1 - a] > 32767) throw UsageError(path.string() + ": image too large for NIfTI-1");
     header.dim[a + 1] = static_cast<short>(spatial[nd - 1 - a]);
-    header.pixdim[a + 1] = static_cast<float>(nd - 1 - a < spacing.size() ? spacing[nd - 1 - a] : 1.0);
+    header.pixdim[a + 1] = static_cast<float>(nd - 1 - a < spacing.size() ? spacing[nd - 1 - a] / mm : 1.0);
   }
   if (channels > 1) {
     if (channels > 32767) throw UsageError(path.string() + ": too many channels for NIfTI-1");

@@ -314,4 +314,27 @@ void set_attribute(const fs::path& file, std::uint16_t group, std::uint16_t elem
   });
 }
 
+void lengthen_pixel_data(const fs::path& file, std::size_t extra) {
+  edit_file(file, [&](void* ds) {
+    auto* dataset = static_cast<DcmDataset*>(ds);
+    DcmElement* element = nullptr;
+    check(dataset->findAndGetElement(DCM_PixelData, element), "find PixelData");
+    Uint8* bytes = nullptr;
+    check(element->getUint8Array(bytes), "PixelData bytes");
+    std::vector<Uint8> longer(bytes, bytes + element->getLength());
+    longer.resize(longer.size() + extra, 1);
+    check(element->putUint8Array(longer.data(), static_cast<unsigned long>(longer.size())), "set PixelData");
+  });
+}
+
+void declare_transfer_syntax(const fs::path& file, const std::string& uid) {
+  DcmFileFormat ff;
+  check(ff.loadFile(file.c_str()), "load " + file.string());
+  ff.loadAllDataIntoMemory();
+  const E_TransferSyntax xfer = ff.getDataset()->getOriginalXfer();
+  check(ff.getMetaInfo()->putAndInsertString(DCM_TransferSyntaxUID, uid.c_str()), "set TransferSyntaxUID");
+  check(ff.saveFile(file.c_str(), xfer, EET_ExplicitLength, EGL_recalcGL, EPD_noChange, 0, 0, EWM_dontUpdateMeta),
+        "save " + file.string());
+}
+
 }  // namespace medport::testing::dicom_data

@@ -53,5 +53,9 @@ void edit_file(const std::filesystem::path& file, const std::function<void(void*
 // Convenience edits.
 void remove_attribute(const std::filesystem::path& file, std::uint16_t group, std::uint16_t element);
 void set_attribute(const std::filesystem::path& file, std::uint16_t group, std::uint16_t element, const std::string& value);
+// Appends `extra` bytes (value 1) to an uncompressed 8-bit file's PixelData.
+void lengthen_pixel_data(const std::filesystem::path& file, std::size_t extra);
+// Rewrites the meta header's TransferSyntaxUID to `uid`, leaving the data set's encoding as it is.
+void declare_transfer_syntax(const std::filesystem::path& file, const std::string& uid);
 
 }  // namespace medport::testing::dicom_data

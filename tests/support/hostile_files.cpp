@@ -169,6 +169,36 @@ std::string png_declaring(std::uint32_t width, std::uint32_t height) {
   return png;
 }
 
+std::string png_black(std::uint32_t width, std::uint32_t height) {
+  std::string png("\x89PNG\r\n\x1a\n", 8), ihdr;
+  be32(ihdr, width);
+  be32(ihdr, height);
+  ihdr += std::string("\x08\x00\x00\x00\x00", 5);  // 8-bit gray, deflate, no filter, no interlace
+  png_chunk(png, "IHDR", ihdr);
+  // Every row: filter byte 0 and `width` zeros, deflated row by row (never all in memory).
+  z_stream z{};
+  if (deflateInit(&z, Z_BEST_COMPRESSION) != Z_OK) throw std::runtime_error("deflateInit failed");
+  const std::string row(std::size_t{width} + 1, '\0');
+  std::string idat;
+  char out[65536];
+  for (std::uint32_t y = 0; y <= height; ++y) {
+    const bool last = y == height;
+    z.next_in = last ? nullptr : reinterpret_cast<Bytef*>(const_cast<char*>(row.data()));
+    z.avail_in = last ? 0 : static_cast<uInt>(row.size());
+    int status = Z_OK;
+    do {
+      z.next_out = reinterpret_cast<Bytef*>(out);
+      z.avail_out = sizeof out;
+      status = deflate(&z, last ? Z_FINISH : Z_NO_FLUSH);
+      idat.append(out, sizeof out - z.avail_out);
+    } while (z.avail_out == 0 || (last && status != Z_STREAM_END));
+  }
+  deflateEnd(&z);
+  png_chunk(png, "IDAT", idat);
+  png_chunk(png, "IEND", "");
+  return png;
+}
+
 namespace {
 
 void le(std::string& out, std::uint64_t v, int bytes) {

@@ -40,6 +40,8 @@ std::string jpeg_bytes(int rows, int cols);
 std::string tiff_bytes(int rows, int cols, int depth_bits = 8);
 // A PNG whose IHDR declares width x height but holds almost no pixel data.
 std::string png_declaring(std::uint32_t width, std::uint32_t height);
+// A valid, all-black 8-bit gray PNG of width x height (small: the rows deflate ~1000:1).
+std::string png_black(std::uint32_t width, std::uint32_t height);
 // A little-endian 8-bit gray TIFF whose one directory declares width x height and `compression`
 // (1 none, 5 LZW, 0 invalid...) over a single strip of 64 bytes.
 std::string tiff_declaring(std::uint32_t width, std::uint32_t height, std::uint16_t compression);

@@ -11,10 +11,14 @@ namespace medport::imaging {
 
 // Decoded values (width x height x channels, all pages) a natural image may have: 2^28.
 inline constexpr double kMaxNaturalImageValues = 268435456.0;
+// Pixels (width x height) of one page: 2^26 = 67 Mpixel (8192 x 8192), far above any
+// ultrasound/echo frame or photograph medport classifies, and small enough that the float copy
+// the readers make (~1 GiB for RGBA) cannot exhaust memory.
+inline constexpr double kMaxNaturalImagePixels = 67108864.0;
 
 // JPEG: decoded once by libjpeg, every warning ("Premature end of JPEG file", "Corrupt JPEG
-// data") refused. PNG, JPEG, TIFF, BMP: the size in the header within kMaxNaturalImageValues and
-// within what the file's compression could expand to. Any other content (JPEG 2000, WebP,
+// data") refused. PNG, JPEG, TIFF, BMP: the size in the header within kMaxNaturalImagePixels per
+// page, kMaxNaturalImageValues in all, and within what the file's compression could expand to. Any other content (JPEG 2000, WebP,
 // OpenEXR... which OpenCV would decode whatever the file's name) is refused.
 void check_encoded_image(std::span<const std::byte> bytes, const std::string& source);
 

@@ -1,5 +1,6 @@
 #include "medport/pipelines/classify/image_transform.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "medport/error.hpp"
@@ -7,6 +8,9 @@
 
 namespace medport::classify {
 namespace {
+
+// Longest side / shortest side an image may have when the resize keeps its ratio.
+constexpr double kMaxAspectRatio = 64.0;
 
 // Python's round() (half to even) of a non-negative value, as torchvision's CenterCrop uses.
 std::int64_t round_half_even(double v) { return static_cast<std::int64_t>(std::nearbyint(v)); }
@@ -25,6 +29,21 @@ RgbImage crop(const RgbImage& in, std::int64_t height, std::int64_t width, CropA
       std::copy(src, src + width, out.data.begin() + (c * height + y) * width);
     }
   return out;
+}
+
+// Keeping the ratio, the shorter side goes to `shorter_target`: a 1 x 20000 strip would become
+// 224 x 4.5 million (12 GB of floats) before the crop. Such a strip is no picture to classify.
+void check_aspect_ratio(const RgbImage& image, std::int64_t shorter_target) {
+  const std::int64_t shorter = std::min(image.height, image.width), longer = std::max(image.height, image.width);
+  if (shorter < 1) throw InputError(image.source, "image has no pixels");
+  const double ratio = static_cast<double>(longer) / static_cast<double>(shorter);
+  if (ratio > kMaxAspectRatio) {
+    const auto resized_long = static_cast<double>(shorter_target) * ratio;
+    throw InputError(image.source, "image is " + std::to_string(image.width) + " x " + std::to_string(image.height) +
+                                       " pixels (longer side / shorter side " + std::to_string(static_cast<std::int64_t>(ratio)) +
+                                       ", more than 64): resizing its shorter side to " + std::to_string(shorter_target) +
+                                       " would make it " + std::to_string(static_cast<std::int64_t>(resized_long)) + " pixels long");
+  }
 }
 
 }  // namespace
@@ -85,6 +104,7 @@ Interpolation parse_interpolation(const std::string& name, const std::string& so
 std::vector<float> eval_transform(const RgbImage& image, const TransformSettings& s) {
   const auto scale_h = static_cast<std::int64_t>(std::floor(static_cast<double>(s.height) / s.crop_pct));
   const auto scale_w = static_cast<std::int64_t>(std::floor(static_cast<double>(s.width) / s.crop_pct));
+  if (s.mode != ResizeMode::Squash) check_aspect_ratio(image, std::min(scale_h, scale_w));
   RgbImage resized;
   if (s.mode == ResizeMode::Squash) {
     resized = resize(image, scale_h, scale_w, s.interpolation);
