@@ -1,7 +1,6 @@
-#include <algorithm>
-#include <cmath>
 // `medport convert` + `medport sample` / `medport inpaint` end to end on the small UNet, replaying
 // the recorded noise of the upstream runs: the written arrays must match the fixtures.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -296,6 +295,24 @@ TEST_F(DiffusionCli, SizeIsBoundedAndTheOutputIsCheckedBeforeSampling) {
                    (dir_ / "a_file" / "out.png").string(), "-q"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("a_file"), std::string::npos) << r.err;
+}
+
+// The committed demo model (models/echo_diffusion64, docs/DIFFUSION.md) converts as the EchoGAINS
+// layout at 64 px and samples; tools/demo_inpaint.sh runs the full RePaint schedule with it.
+TEST(DiffusionDemoModel, ConvertsAndSamplesAt64Pixels) {
+  if (!fs::exists(MEDPORT_CLI)) GTEST_SKIP() << "medport binary not built";
+  medport::testing::TempDir dir;
+  const fs::path model = medport::testing::source_dir() / "models" / "echo_diffusion64" / "model.pt";
+  ASSERT_TRUE(fs::exists(model)) << model;
+  auto r = run_medport({"convert", model.string(), "-o", (dir / "demo.onnx").string(), "--image-size", "64"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_medport({"sample", (dir / "demo.onnx").string(), "--steps", "5", "--seed", "3", "-q", "-o", (dir / "s.png").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto samples = medport::ckpt::read_npz(dir / "s.png" / "samples.npz");
+  ASSERT_FALSE(samples.empty());
+  const auto& x = samples.front().second;
+  EXPECT_EQ(x.shape(), (medport::Shape{1, 3, 64, 64}));
+  for (float v : x.to_f32()) ASSERT_TRUE(std::isfinite(v) && v >= -1.0F && v <= 1.0F) << v;
 }
 
 }  // namespace
