@@ -98,7 +98,7 @@ void load_zip_checkpoint(TorchCheckpoint& out, const TorchLoadOptions& options) 
     s.type_name = spec.type_name;
     s.location = spec.location;
     s.numel = spec.numel;
-    s.bytes = zip.storage(record, spec.dtype, spec.key, big_endian);
+    s.bytes = zip.storage(record, spec.dtype, spec.key, big_endian, !options.crc_checked_by_caller);
     auto v = Value::storage(std::move(s));
     storages.emplace(spec.key, v);
     return v;

@@ -98,7 +98,9 @@ WeightSource WeightSource::open(const fs::path& path, const OpenOptions& options
     file->metadata = Value::dict();
     for (const auto& [k, v] : st.metadata) file->metadata->set_item(Value::str(k), Value::str(v));
   } else {
-    auto ck = load_torch_checkpoint(file->bytes);
+    TorchLoadOptions load_options;
+    load_options.crc_checked_by_caller = options.hash_in_background && options.verify_in_background;
+    auto ck = load_torch_checkpoint(file->bytes, load_options);
     if (ck.format == "pickle") throw InputError(path.string(), "a plain pickle holds no tensor storages (not a checkpoint with weights)");
     file->format = ck.format;
     file->metadata = ck.root;

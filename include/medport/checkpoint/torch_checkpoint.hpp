@@ -32,6 +32,10 @@ struct TorchLoadOptions {
   std::size_t max_values_visited = 50'000'000;
   // Longest dotted path accepted for a container that may hold tensors.
   std::size_t max_path_bytes = 1 << 16;
+  // Zip storages viewed in place skip their CRC check on first use because the caller checks
+  // every entry itself (ZipArchive::verify_stored_entries, e.g. on a background thread) and
+  // waits for that before trusting its output.
+  bool crc_checked_by_caller = false;
   // A view may address more elements than its storage holds only through zero strides
   // (torch's expand); refused beyond this factor, so that materialising a tensor stays bounded.
   std::int64_t max_view_expansion = 1024;

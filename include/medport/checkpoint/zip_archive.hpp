@@ -68,8 +68,9 @@ class ZipArchive {
   // the archive (checked against its CRC first; its pages are released again after the check);
   // otherwise it is inflated and/or byte-swapped into a buffer of its own (`swap_bytes`: the
   // elements are big-endian). Errors surface as InputError from Storage::data().
+  // `check_crc` false: an in-place view skips the check (the caller verifies the entry itself).
   std::shared_ptr<const Storage> storage(const std::string& name, DType dtype, std::string key,
-                                         bool swap_bytes = false) const;
+                                         bool swap_bytes = false, bool check_crc = true) const;
 
  private:
   struct Impl;
