@@ -4,6 +4,7 @@
 // carries none of the CI markers that make ONNX Runtime keep quiet on its own.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -21,6 +22,14 @@ using medport::testing::GuardLimits;
 using medport::testing::TempDir;
 
 fs::path debug_log_of(int pid) { return "/tmp/mat-debug-" + std::to_string(pid) + ".log"; }
+
+// The runtime's debug log of process `pid`, written since `since`: an older file of that name is
+// another process's that had the same pid before (pids are reused; a stale log must not fail us).
+bool wrote_debug_log(int pid, fs::file_time_type since) {
+  std::error_code ec;
+  const auto changed = fs::last_write_time(debug_log_of(pid), ec);
+  return !ec && changed >= since;
+}
 
 // Everything below `root` except the entries listed.
 std::vector<std::string> files_below(const fs::path& root, const std::vector<fs::path>& except) {
@@ -61,9 +70,10 @@ struct Workspace {
 
 TEST(RuntimePrivacy, CliWritesNoTelemetryFiles) {
   Workspace ws;
+  const auto started = fs::file_time_type::clock::now() - std::chrono::seconds(1);
   const auto r = medport::testing::run_medport_guarded(ws.run_args(), ws.limits());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_FALSE(fs::exists(debug_log_of(r.pid))) << debug_log_of(r.pid);
+  EXPECT_FALSE(wrote_debug_log(r.pid, started)) << debug_log_of(r.pid);
   EXPECT_TRUE(files_below(ws.home, {}).empty()) << "files appeared under $HOME: " << files_below(ws.home, {})[0];
   EXPECT_TRUE(files_below(ws.tmp, {}).empty());
 }
@@ -94,6 +104,7 @@ TEST(RuntimePrivacy, CliOpensNoSocketAndNoTelemetryFileUnderStrace) {
 // switch before it creates the runtime's environment.
 TEST(RuntimePrivacy, LibrarySessionWritesNoTelemetryFiles) {
   Workspace ws;
+  const auto started = fs::file_time_type::clock::now() - std::chrono::seconds(1);
   const auto child = [&] {
     for (const auto& name : medport::testing::telemetry_suppressing_variables()) ::unsetenv(name.c_str());
     ::setenv("ORT_DISABLE_TELEMETRY", "0", 1);
@@ -102,7 +113,7 @@ TEST(RuntimePrivacy, LibrarySessionWritesNoTelemetryFiles) {
     medport::runtime::Session session(std::as_bytes(std::span(bytes.data(), bytes.size())));
     const std::vector<float> x{1.0f};
     session.run({{"x", medport::Tensor::from_f32({1}, x)}});
-    const bool clean = !fs::exists(debug_log_of(::getpid())) && fs::is_empty(ws.home);
+    const bool clean = !wrote_debug_log(::getpid(), started) && fs::is_empty(ws.home);
     std::exit(clean ? 0 : 1);
   };
   EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "");
