@@ -7,7 +7,7 @@
 namespace medport {
 
 // Element types a checkpoint, an npy/npz/safetensors file or an ONNX graph may carry.
-enum class DType : std::uint8_t { F32, F64, F16, BF16, I64, I32, I16, I8, U8, Bool };
+enum class DType : std::uint8_t { F32, F64, F16, BF16, I64, I32, I16, I8, U8, Bool, U16 };
 
 std::size_t dtype_size(DType dtype);
 // Canonical lower-case names ("float32", "bfloat16", "int64", "bool", ...), as PyTorch prints them.

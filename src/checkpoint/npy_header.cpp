@@ -30,7 +30,7 @@ struct DescrEntry {
 };
 constexpr DescrEntry kDescrs[] = {
     {"f4", DType::F32}, {"f8", DType::F64}, {"f2", DType::F16}, {"i8", DType::I64}, {"i4", DType::I32},
-    {"i2", DType::I16}, {"i1", DType::I8},  {"u1", DType::U8},  {"b1", DType::Bool},
+    {"i2", DType::I16}, {"i1", DType::I8},  {"u1", DType::U8},  {"u2", DType::U16},  {"b1", DType::Bool},
 };
 
 std::optional<Descr> decode_descr(std::string_view descr) {
@@ -136,7 +136,7 @@ class DictParser {
     const auto decoded = decode_descr(descr);
     if (!decoded)
       throw InputError(source_, "unsupported .npy dtype '" + descr +
-                                    "' (supported: float16/32/64, int8/16/32/64, uint8, bool)");
+                                    "' (supported: float16/32/64, int8/16/32/64, uint8/16, bool)");
     header.dtype = decoded->dtype;
     header.big_endian = decoded->big_endian;
   }
@@ -267,6 +267,7 @@ std::string descr_of(DType dtype) {
     case DType::I16: return "<i2";
     case DType::I8: return "|i1";
     case DType::U8: return "|u1";
+    case DType::U16: return "<u2";
     case DType::Bool: return "|b1";
     case DType::BF16: break;
   }

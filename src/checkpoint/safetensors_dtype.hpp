@@ -16,7 +16,7 @@ struct DTypeName {
 inline constexpr DTypeName kDTypeNames[] = {
     {DType::Bool, "BOOL", 0}, {DType::U8, "U8", 1},     {DType::I8, "I8", 2},    {DType::I16, "I16", 5},
     {DType::F16, "F16", 7},   {DType::BF16, "BF16", 8}, {DType::I32, "I32", 9},  {DType::F32, "F32", 11},
-    {DType::F64, "F64", 12},  {DType::I64, "I64", 13},
+    {DType::F64, "F64", 12},  {DType::I64, "I64", 13},  {DType::U16, "U16", 6},
 };
 
 inline const DTypeName& entry_of(DType dtype) {

@@ -63,7 +63,7 @@ Entry parse_entry(const std::string& name, const json& info, const std::string& 
   const auto dtype = safetensors::dtype_from_safetensors_name(dtype_it->get_ref<const std::string&>());
   if (!dtype)
     throw InputError(source, where + ": unsupported dtype '" + dtype_it->get<std::string>() +
-                                 "' (supported: F32 F64 F16 BF16 I64 I32 I16 I8 U8 BOOL)");
+                                 "' (supported: F32 F64 F16 BF16 I64 I32 I16 I8 U16 U8 BOOL)");
   if (!shape_it->is_array() || shape_it->size() > kMaxDims)
     throw InputError(source, where + ": shape must be an array of at most " + std::to_string(kMaxDims) + " dimensions");
   Entry entry{name, *dtype, {}, 0, 0};

@@ -156,6 +156,25 @@ void collect_tensors(TorchCheckpoint& out, const TorchLoadOptions& options) {
 
 namespace {
 
+using namespace std::string_view_literals;
+
+// Files users confuse with checkpoints, by their signature: named instead of reported as a pickle
+// opcode error.
+const char* known_other_format(std::span<const std::byte> data) {
+  const auto starts = [&](std::string_view magic, std::size_t at = 0) {
+    if (data.size() < at + magic.size()) return false;
+    return std::memcmp(data.data() + at, magic.data(), magic.size()) == 0;
+  };
+  if (starts("\x89PNG")) return "a PNG image";
+  if (starts("\xFF\xD8\xFF")) return "a JPEG image";
+  if (starts("II*\0"sv) || starts("MM\0*"sv)) return "a TIFF image";
+  if (starts("\x1F\x8B")) return "a gzip file (a .nii.gz image?)";
+  if (starts("\x93NUMPY")) return "a NumPy .npy array";
+  if (starts("DICM", 128)) return "a DICOM file";
+  if (starts("\x5C\x01\0\0"sv) && starts("n+1\0"sv, 344)) return "a NIfTI image";
+  return nullptr;
+}
+
 bool starts_with(std::span<const std::byte> b, std::string_view s) {
   return b.size() >= s.size() && std::memcmp(b.data(), s.data(), s.size()) == 0;
 }
@@ -183,6 +202,8 @@ TorchCheckpoint load_torch_checkpoint(std::shared_ptr<const FileBytes> file, con
     throw InputError(source, "the 'PYTORCH1' preview format is not supported; re-save the checkpoint with torch.save");
   } else if (looks_like_tar(data)) {
     throw InputError(source, "unsupported legacy tar checkpoint (torch before 0.4); load and re-save it with torch.save");
+  } else if (const char* kind = known_other_format(data)) {
+    throw InputError(source, std::string("not a torch checkpoint: this is ") + kind);
   } else {
     UnpickleOptions first;
     first.source = source;
@@ -192,7 +213,11 @@ TorchCheckpoint load_torch_checkpoint(std::shared_ptr<const FileBytes> file, con
       head = unpickle(data, first);
     } catch (const InputError& e) {
       // Failing on the very first byte means this is no pickle at all.
-      if (std::string_view(e.what()).find(" at byte 0: ") != std::string_view::npos)
+      // torch.save writes pickle protocol 2 or later, which opens with PROTO (0x80); anything else
+      // that fails right away is no pickle either.
+      const bool opens_like_torch = static_cast<unsigned char>(data[0]) == 0x80;
+      if (std::string_view(e.what()).find(" at byte 0: ") != std::string_view::npos ||
+          (!opens_like_torch && std::string_view(e.what()).find(" at byte 1: ") != std::string_view::npos))
         throw InputError(source, "not a torch checkpoint: neither a zip archive nor a pickle");
       throw;
     }

@@ -12,7 +12,7 @@ struct DTypeInfo {
   std::string_view name;
   bool floating;
 };
-constexpr std::array<DTypeInfo, 10> kInfo{{
+constexpr std::array<DTypeInfo, 11> kInfo{{
     {DType::F32, 4, "float32", true},
     {DType::F64, 8, "float64", true},
     {DType::F16, 2, "float16", true},
@@ -23,6 +23,7 @@ constexpr std::array<DTypeInfo, 10> kInfo{{
     {DType::I8, 1, "int8", false},
     {DType::U8, 1, "uint8", false},
     {DType::Bool, 1, "bool", false},
+    {DType::U16, 2, "uint16", false},
 }};
 const DTypeInfo& info(DType d) { return kInfo[static_cast<std::size_t>(d)]; }
 }  // namespace

@@ -229,6 +229,7 @@ void convert_elements_to_f32(DType dtype, const std::byte* p, std::size_t n, flo
     case DType::I16: convert_to_f32<std::int16_t>(p, n, out); break;
     case DType::I8: convert_to_f32<std::int8_t>(p, n, out); break;
     case DType::U8: convert_to_f32<std::uint8_t>(p, n, out); break;
+    case DType::U16: convert_to_f32<std::uint16_t>(p, n, out); break;
     case DType::Bool:
       for (std::size_t i = 0; i < n; ++i) out[i] = p[i] != std::byte{0} ? 1.0f : 0.0f;
       break;
@@ -280,6 +281,7 @@ double load_as_double(DType d, const std::byte* p) {
     case DType::I16: { std::int16_t v; std::memcpy(&v, p, 2); return v; }
     case DType::I8: { std::int8_t v; std::memcpy(&v, p, 1); return v; }
     case DType::U8: { std::uint8_t v; std::memcpy(&v, p, 1); return v; }
+    case DType::U16: { std::uint16_t v; std::memcpy(&v, p, 2); return v; }
     case DType::Bool: return *p != std::byte{0} ? 1.0 : 0.0;
   }
   return 0.0;
@@ -308,6 +310,7 @@ void store_from_double(DType d, std::byte* p, double v) {
     case DType::I16: store(p, saturate<std::int16_t>(v)); break;
     case DType::I8: store(p, saturate<std::int8_t>(v)); break;
     case DType::U8: store(p, saturate<std::uint8_t>(v)); break;
+    case DType::U16: store(p, saturate<std::uint16_t>(v)); break;
     case DType::Bool: store(p, static_cast<std::uint8_t>(v != 0.0)); break;
   }
 }

@@ -45,6 +45,7 @@ Tensor scalar_tensor(double value, DType dtype) {
     case DType::I16: return one_value_tensor(dtype, static_cast<std::int16_t>(value));
     case DType::I8: return one_value_tensor(dtype, static_cast<std::int8_t>(value));
     case DType::U8: return one_value_tensor(dtype, static_cast<std::uint8_t>(value));
+    case DType::U16: return one_value_tensor(dtype, static_cast<std::uint16_t>(value));
     case DType::Bool: return one_value_tensor(dtype, static_cast<std::uint8_t>(value != 0.0 ? 1 : 0));
   }
   throw std::logic_error("unknown dtype");

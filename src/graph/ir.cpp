@@ -97,6 +97,7 @@ int onnx_data_type(DType dtype) {
     case DType::F32: return 1;
     case DType::U8: return 2;
     case DType::I8: return 3;
+    case DType::U16: return 4;
     case DType::I16: return 5;
     case DType::I32: return 6;
     case DType::I64: return 7;
@@ -113,6 +114,7 @@ std::optional<DType> dtype_from_onnx(int data_type) {
     case 1: return DType::F32;
     case 2: return DType::U8;
     case 3: return DType::I8;
+    case 4: return DType::U16;
     case 5: return DType::I16;
     case 6: return DType::I32;
     case 7: return DType::I64;

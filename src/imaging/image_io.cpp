@@ -97,7 +97,12 @@ void write_label_map(const std::filesystem::path& path, const LabelImage& labels
 }
 
 std::string label_map_ending(const Image& image, const std::filesystem::path& input) {
-  return image.geometry.format == ImageFormat::Dicom ? ".nii.gz" : file_ending(input);
+  if (image.geometry.format == ImageFormat::Dicom) return ".nii.gz";
+  std::string ending = file_ending(input);
+  std::string lower = ending;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // JPEG is lossy: its label map is a PNG (the same pixels, exact values).
+  return lower == ".jpg" || lower == ".jpeg" ? ".png" : ending;
 }
 
 void write_float_maps(const std::filesystem::path& path, const Tensor& maps, const Image& reference) {

@@ -2,6 +2,7 @@
 
 #include "medport/error.hpp"
 #include "medport/util/file_io.hpp"
+#include "medport/util/json_text.hpp"
 
 namespace medport::models {
 namespace {
@@ -158,7 +159,7 @@ Sidecar read_sidecar(const fs::path& model, const std::string& expected_family) 
 }
 
 void write_sidecar(const fs::path& sidecar_path, const Sidecar& sidecar) {
-  write_file_atomic(sidecar_path, sidecar.to_json().dump(2) + "\n");
+  write_file_atomic(sidecar_path, json_text(sidecar.to_json()) + "\n");
 }
 
 }  // namespace medport::models

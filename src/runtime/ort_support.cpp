@@ -106,6 +106,7 @@ ONNXTensorElementDataType to_onnx_type(DType d) {
     case DType::I16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16;
     case DType::I8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
     case DType::U8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
+    case DType::U16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
     case DType::Bool: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
   }
   return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
@@ -122,6 +123,7 @@ DType from_onnx_type(ONNXTensorElementDataType t) {
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return DType::I16;
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return DType::I8;
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return DType::U8;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return DType::U16;
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return DType::Bool;
     default: throw std::runtime_error("unsupported ONNX output element type " + std::to_string(static_cast<int>(t)));
   }

@@ -20,8 +20,9 @@ struct TypeName {
   const char* sidecar;
 };
 constexpr TypeName kTypes[] = {{DType::Bool, "BOOL", "bool"},     {DType::U8, "UINT8", "uint8"},
-                               {DType::I8, "INT8", "int8"},       {DType::I16, "INT16", "int16"},
-                               {DType::I32, "INT32", "int32"},    {DType::I64, "INT64", "int64"},
+                               {DType::U16, "UINT16", "uint16"},  {DType::I8, "INT8", "int8"},
+                               {DType::I16, "INT16", "int16"},    {DType::I32, "INT32", "int32"},
+                               {DType::I64, "INT64", "int64"},
                                {DType::F16, "FP16", "float16"},   {DType::F32, "FP32", "float32"},
                                {DType::F64, "FP64", "float64"},   {DType::BF16, "BF16", "bfloat16"}};
 
@@ -82,6 +83,7 @@ Tensor tensor_from_json(const json& data, DType dtype, const Shape& shape, const
       case DType::I16: put(bytes, i, v.get<std::int16_t>()); break;
       case DType::I8: put(bytes, i, v.get<std::int8_t>()); break;
       case DType::U8: put(bytes, i, v.get<std::uint8_t>()); break;
+      case DType::U16: put(bytes, i, v.get<std::uint16_t>()); break;
       case DType::Bool: break;
     }
   }
@@ -106,6 +108,7 @@ json tensor_to_json(const Tensor& t) {
       case DType::I16: { std::int16_t v; std::memcpy(&v, p + 2 * i, 2); arr.emplace_back(v); break; }
       case DType::I8: arr.emplace_back(static_cast<std::int8_t>(p[i])); break;
       case DType::U8: arr.emplace_back(static_cast<std::uint8_t>(p[i])); break;
+      case DType::U16: { std::uint16_t v; std::memcpy(&v, p + 2 * i, 2); arr.emplace_back(v); break; }
       case DType::Bool: arr.emplace_back(p[i] != std::byte{0}); break;
     }
   }

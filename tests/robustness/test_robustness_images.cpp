@@ -204,10 +204,8 @@ TEST_F(RobustnessImages, IntactImagesOfEveryFormatAreSegmented) {
   expect_outcome(r, {0, "", ""}, "segment --nan-to-num");
 }
 
-// Known failure, owned by the segment pipeline (src/pipelines/segment/case_runner.cpp): the label
-// map of a JPEG input is written as <case>_seg.jpg, which write_label_map refuses (JPEG is lossy),
-// so a clean JPEG fails with exit 2 mid-batch. Enable once case_runner writes .png for JPEG inputs.
-TEST_F(RobustnessImages, DISABLED_JpegInputIsSegmentedWithAPngLabelMap) {
+// The label map of a JPEG input is written as <case>_seg.png (JPEG is lossy; label_map_ending).
+TEST_F(RobustnessImages, JpegInputIsSegmentedWithAPngLabelMap) {
   write_bytes(in_ / "photo.jpg", jpeg_bytes(64, 64));
   const auto r = run_medport_guarded({"segment", phantom_model_onnx().string(), (in_ / "photo.jpg").string(), "-o",
                                       (dir_ / "out_jpg").string(), "--spacing", "0.3,0.3"},

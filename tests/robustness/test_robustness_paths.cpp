@@ -131,21 +131,19 @@ TEST_F(RobustnessPaths, NonUtf8NamesAreNeverInternalErrors) {
   EXPECT_NO_THROW((void)read_json(dir_ / "ef.json"));
 }
 
-// Known failure, owned by the segment pipeline (case_runner.cpp): a case whose name is not UTF-8
-// is written as _seg.png and _overlay.png, then its summary's JSON dump throws, leaving a
-// half-written case (exit 3 since main.cpp maps the JSON error). Enable when case_runner writes
-// its summary with medport::json_text (include/medport/util/json_text.hpp).
-TEST_F(RobustnessPaths, DISABLED_NonUtf8CaseIsWrittenWhole) {
+// A case whose name is not UTF-8 is written whole: its JSON goes through medport::json_text
+// (the name's invalid bytes replaced by U+FFFD inside the JSON; the files keep the name).
+TEST_F(RobustnessPaths, NonUtf8CaseIsWrittenWhole) {
   fs::create_directory(dir_ / "cases");
   fs::copy_file(dir_ / "image.png", dir_ / "cases" / "bad\xff_0000.png");
   const auto r = segment(dir_ / "cases", dir_ / "out");
   expect_outcome(r, {0, "", ""}, "segment a non-UTF-8 case");
-  EXPECT_TRUE(fs::exists(dir_ / "out" / "bad\xff_summary.json"));
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "bad\xff.json"));
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "bad\xff_seg.png"));
 }
 
-// Known failure, owned by the converter (src/models): an output name that is not UTF-8 makes the
-// sidecar's JSON dump throw after the .onnx is written, leaving an .onnx without its sidecar.
-TEST_F(RobustnessPaths, DISABLED_NonUtf8OutputNeverLeavesAnOnnxWithoutItsSidecar) {
+// An output name that is not UTF-8 gets its .onnx and its sidecar (written with json_text).
+TEST_F(RobustnessPaths, NonUtf8OutputNeverLeavesAnOnnxWithoutItsSidecar) {
   const auto r = run_medport_guarded({"convert", (source_dir() / "models" / "phantom2d").string(), "-o",
                                       (dir_ / "m\xff.onnx").string()},
                                      robustness_limits());

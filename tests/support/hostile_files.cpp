@@ -291,7 +291,7 @@ std::string npy_raw(const std::string& dict, const std::string& data) {
   std::string header = dict;
   const std::size_t total = 10 + header.size() + 1;
   header += std::string((64 - total % 64) % 64, ' ') + "\n";
-  std::string out = "\x93NUMPY\x01\x00";
+  std::string out("\x93NUMPY\x01\x00", 8);  // the literal's NUL is the minor version
   out += static_cast<char>(header.size() & 0xFF);
   out += static_cast<char>(header.size() >> 8);
   return out + header + data;

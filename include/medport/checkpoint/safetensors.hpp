@@ -4,7 +4,7 @@
 // and the raw little-endian tensor bytes.
 //
 // Reading validates like the reference implementation: header at most 100 MB and starting
-// with '{', known dtypes (F32 F64 F16 BF16 I64 I32 I16 I8 U8 BOOL), offsets in range, in
+// with '{', known dtypes (F32 F64 F16 BF16 I64 I32 I16 I8 U16 U8 BOOL), offsets in range, in
 // order without gaps or overlaps, each matching shape x item size, together covering the
 // whole data buffer. Writing lays tensors out like the reference (descending dtype
 // alignment, then name), pads the header with spaces to 8 bytes and writes atomically.

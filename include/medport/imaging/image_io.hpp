@@ -59,7 +59,8 @@ Image read_channels(const std::vector<std::filesystem::path>& files, const ReadO
 void write_label_map(const std::filesystem::path& path, const LabelImage& labels, const Image& reference);
 
 // The ending a label map of `image` (read from `input`) is written with: the input's own
-// (file_ending), or ".nii.gz" for DICOM, which has no single-file label format of its own.
+// (file_ending), ".png" for JPEG (lossy), or ".nii.gz" for DICOM, which has no single-file
+// label format of its own.
 std::string label_map_ending(const Image& image, const std::filesystem::path& input);
 
 // Writes float32 maps `maps` (C, *spatial) - probabilities, confidence - with the reference

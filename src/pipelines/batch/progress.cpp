@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "medport/util/printable.hpp"
+
 namespace medport::pipelines::batch {
 
 std::string format_duration(double seconds) {
@@ -25,11 +27,12 @@ BatchProgress::BatchProgress(std::size_t total_cases, bool terminal, std::FILE* 
 
 void BatchProgress::case_done(const std::string& case_name, const std::string& note) {
   ++done_;
+  const std::string name = printable(case_name);  // a non-UTF-8 or escape-laden file name stays inert
   if (terminal_) {
-    std::fprintf(stream_, "\r\033[K%s: %s\n", case_name.c_str(), note.c_str());
+    std::fprintf(stream_, "\r\033[K%s: %s\n", name.c_str(), note.c_str());
     draw(0.0);
   } else {
-    std::fprintf(stream_, "[%zu/%zu] %s: %s\n", done_, total_, case_name.c_str(), note.c_str());
+    std::fprintf(stream_, "[%zu/%zu] %s: %s\n", done_, total_, name.c_str(), note.c_str());
   }
   std::fflush(stream_);
 }

@@ -5,6 +5,7 @@
 #include "medport/pipelines/batch/cases.hpp"
 #include "medport/pipelines/batch/runner.hpp"
 #include "medport/util/file_io.hpp"
+#include "medport/util/json_text.hpp"
 
 namespace medport::classify {
 namespace {
@@ -43,7 +44,7 @@ ImageBatchResult classify_images(const Classifier& model, std::span<const ImageI
         ImageResult r{c.name, c.files.front().string(), model.classify(read_rgb(c.files.front(), options.dicom), options.transform)};
         if (writing) {
           batch::CaseOutputFiles files(options.output_dir);
-          write_file_atomic(files.path(c.name + ".json"), image_result_json(r, model, options.top_k).dump(2) + "\n");
+          write_file_atomic(files.path(c.name + ".json"), json_text(image_result_json(r, model, options.top_k)) + "\n");
           files.commit(c.name + ".json");
         }
         current = std::move(r);
@@ -63,7 +64,7 @@ ImageBatchResult classify_images(const Classifier& model, std::span<const ImageI
     Json all = Json::array();
     for (const auto& r : out.results) all.push_back(image_result_json(r, model, options.top_k));
     write_file_atomic(options.output_dir / "classification.json",
-                      Json{{"model", model.model_path().string()}, {"images", all}}.dump(2) + "\n");
+                      json_text(Json{{"model", model.model_path().string()}, {"images", all}}) + "\n");
   }
   return out;
 }
@@ -89,7 +90,7 @@ std::vector<fs::path> write_video_outputs(const fs::path& out, const VideoOutput
   const auto& config = v.models[0]->config();
   const Json info = video_info_json(v.run->info);
   text("frames.csv", frames_csv(frames, config));
-  text("frames.json", Json{{"model", v.model_names[0]}, {"video", info}, {"frames", frames_json(frames, config)}}.dump(2) + "\n");
+  text("frames.json", json_text(Json{{"model", v.model_names[0]}, {"video", info}, {"frames", frames_json(frames, config)}}) + "\n");
   const std::string name_a = fs::path(v.model_names[0]).filename().string();
   bytes("probabilities.png", probability_plot_png({&frames}, {name_a}, config, v.video_name));
   if (v.comparison && v.models.size() > 1) {
@@ -97,8 +98,8 @@ std::vector<fs::path> write_video_outputs(const fs::path& out, const VideoOutput
     const auto& config_b = v.models[1]->config();
     text("frames_compare.csv", frames_csv(other, config_b));
     text("frames_compare.json",
-         Json{{"model", v.model_names[1]}, {"video", info}, {"frames", frames_json(other, config_b)}}.dump(2) + "\n");
-    text("comparison.json", comparison_json(*v.comparison, v.model_names[0], v.model_names[1]).dump(2) + "\n");
+         json_text(Json{{"model", v.model_names[1]}, {"video", info}, {"frames", frames_json(other, config_b)}}) + "\n");
+    text("comparison.json", json_text(comparison_json(*v.comparison, v.model_names[0], v.model_names[1])) + "\n");
     text("comparison.csv", comparison_csv(*v.comparison));
     bytes("comparison.png", probability_plot_png({&frames, &other},
                                                  {name_a, fs::path(v.model_names[1]).filename().string()}, config,

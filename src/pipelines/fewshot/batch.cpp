@@ -9,6 +9,7 @@
 #include "medport/pipelines/fewshot/case_writer.hpp"
 #include "medport/util/file_io.hpp"
 #include "medport/util/stopwatch.hpp"
+#include "medport/util/json_text.hpp"
 
 namespace medport::pipelines::fewshot {
 namespace {
@@ -80,7 +81,7 @@ FewshotBatchOutcome run_batch(const FewshotPipeline& pipeline, std::span<const b
                        {"wall_seconds", start.seconds()},
                        {"cases", cases}};
     if (!stopped.is_null()) outcome.summary["stopped"] = stopped;
-    write_file_atomic(options.output_dir / (std::string(kBatchSummaryName) + ".json"), outcome.summary.dump(2) + "\n");
+    write_file_atomic(options.output_dir / (std::string(kBatchSummaryName) + ".json"), json_text(outcome.summary) + "\n");
   };
 
   batch::RunOptions run;

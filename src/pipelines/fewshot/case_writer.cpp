@@ -9,6 +9,7 @@
 #include "medport/pipelines/batch/cases.hpp"
 #include "medport/util/file_io.hpp"
 #include "medport/util/stopwatch.hpp"
+#include "medport/util/json_text.hpp"
 
 namespace medport::pipelines::fewshot {
 namespace {
@@ -73,7 +74,7 @@ std::vector<fs::path> write_case(const FewshotResult& r, const fs::path& output_
   report["timings"]["write_s"] = write_s;
   report["timings"]["total_s"] = r.seconds + write_s;
   const std::string marker = batch::done_marker(output_dir, name).filename().string();
-  write_file_atomic(files.path(marker), report.dump(2) + "\n");
+  write_file_atomic(files.path(marker), json_text(report) + "\n");
   return files.commit(marker);
 }
 

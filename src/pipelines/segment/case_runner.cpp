@@ -15,6 +15,7 @@
 #include "medport/pipelines/segment/summary.hpp"
 #include "medport/util/file_io.hpp"
 #include "medport/version.hpp"
+#include "medport/util/json_text.hpp"
 
 namespace medport::segment {
 namespace {
@@ -188,8 +189,8 @@ void prepare_preprocessed(const ModelInfo& info, CaseJob::State& s) {
   const auto input_bytes = read_file(path);
   s.array = ckpt::read_npy(input_bytes, path.string());
   const Tensor& array = s.array;
-  if (!dtype_is_floating(array.dtype()) && array.dtype() != DType::U8 && array.dtype() != DType::I16 &&
-      array.dtype() != DType::I32)
+  const DType d = array.dtype();
+  if (!dtype_is_floating(d) && d != DType::U8 && d != DType::U16 && d != DType::I16 && d != DType::I32)
     throw InputError(path.string(), "expected a float or integer image array, got " + std::string(dtype_name(array.dtype())));
   Shape shape = array.shape();
   // A 2D/3D array without a channel axis is accepted for single-channel models.
@@ -432,7 +433,7 @@ CaseOutputs write_case_outputs(const SegmentResult& result, const fs::path& outp
   // read and its write also holds other cases' stages.
   summary["timings_ms"]["total"] = result.busy_ms + write_ms;
   const std::string marker = pipelines::batch::done_marker(output_dir, name).filename().string();
-  write_file_atomic(files.path(marker), summary.dump(2) + "\n");
+  write_file_atomic(files.path(marker), json_text(summary) + "\n");
   CaseOutputs written;
   written.case_name = name;
   written.files = files.commit(marker);
