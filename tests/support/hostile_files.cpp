@@ -158,23 +158,29 @@ std::string png_bytes(int rows, int cols, int depth_bits) { return encode(ramp(r
 std::string jpeg_bytes(int rows, int cols) { return encode(ramp(rows, cols, 8), ".jpg"); }
 std::string tiff_bytes(int rows, int cols, int depth_bits) { return encode(ramp(rows, cols, depth_bits), ".tif"); }
 
-std::string png_declaring(std::uint32_t width, std::uint32_t height) {
+namespace {
+
+// The signature and the IHDR of an 8-bit gray PNG (deflate, no filter, no interlace).
+std::string png_header(std::uint32_t width, std::uint32_t height) {
   std::string png("\x89PNG\r\n\x1a\n", 8), ihdr;
   be32(ihdr, width);
   be32(ihdr, height);
-  ihdr += std::string("\x08\x00\x00\x00\x00", 5);  // 8-bit gray, deflate, no filter, no interlace
+  ihdr += std::string("\x08\x00\x00\x00\x00", 5);
   png_chunk(png, "IHDR", ihdr);
+  return png;
+}
+
+}  // namespace
+
+std::string png_declaring(std::uint32_t width, std::uint32_t height) {
+  std::string png = png_header(width, height);
   png_chunk(png, "IDAT", zlib_compress(std::string(1000, '\0')));
   png_chunk(png, "IEND", "");
   return png;
 }
 
 std::string png_black(std::uint32_t width, std::uint32_t height) {
-  std::string png("\x89PNG\r\n\x1a\n", 8), ihdr;
-  be32(ihdr, width);
-  be32(ihdr, height);
-  ihdr += std::string("\x08\x00\x00\x00\x00", 5);  // 8-bit gray, deflate, no filter, no interlace
-  png_chunk(png, "IHDR", ihdr);
+  std::string png = png_header(width, height);
   // Every row: filter byte 0 and `width` zeros, deflated row by row (never all in memory).
   z_stream z{};
   if (deflateInit(&z, Z_BEST_COMPRESSION) != Z_OK) throw std::runtime_error("deflateInit failed");
