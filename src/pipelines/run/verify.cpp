@@ -70,22 +70,19 @@ Tensor stack_samples(const std::vector<Tensor>& samples) {
 // reference; the outputs are stacked back so they compare with the reference as a whole.
 std::vector<runtime::NamedTensor> run_reference(const exporters::OpenedModel& model, const NamedArrays& arrays,
                                                 const std::string& source) {
-  const NamedArrays inputs = model.adapt_inputs(arrays);
+  // The arrays the model takes (a reference also holds its outputs), converted as it declares.
+  const auto& names = model.input_names();
+  NamedArrays inputs;
+  for (auto& [name, tensor] : model.adapt_inputs(arrays))
+    if (std::find(names.begin(), names.end(), name) != names.end()) inputs.emplace_back(name, std::move(tensor));
   std::int64_t batch = 0;
-  for (const auto& [name, tensor] : inputs) {
-    const auto& names = model.input_names();
-    if (std::find(names.begin(), names.end(), name) == names.end() || tensor.ndim() == 0) continue;
-    batch = batch == 0 || batch == tensor.shape()[0] ? tensor.shape()[0] : -1;
-  }
+  for (const auto& [name, tensor] : inputs)
+    if (tensor.ndim() > 0) batch = batch == 0 || batch == tensor.shape()[0] ? tensor.shape()[0] : -1;
   if (!model.batch_fixed_at_one() || batch <= 1) return run_on_arrays(model.session(), inputs, source, true);
   std::vector<std::vector<runtime::NamedTensor>> per_sample;
   for (std::int64_t i = 0; i < batch; ++i) {
     NamedArrays one;
-    for (const auto& [name, tensor] : inputs) {
-      const auto& names = model.input_names();
-      const bool is_input = std::find(names.begin(), names.end(), name) != names.end();
-      if (is_input) one.emplace_back(name, sample_of(tensor, i));
-    }
+    for (const auto& [name, tensor] : inputs) one.emplace_back(name, tensor.ndim() > 0 ? sample_of(tensor, i) : tensor);
     per_sample.push_back(run_on_arrays(model.session(), one, source, true));
   }
   std::vector<runtime::NamedTensor> stacked;
