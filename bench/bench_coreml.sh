@@ -52,6 +52,8 @@ for model in camus gd; do
   row "  medport convert --format coreml --fp32" "$weights_mb" "$s" "$m"
   read -r s m < <(measure "$medport" convert "$src" "${extra[@]}" --format coreml -o "$work/$model.mlmodel")
   row "  medport convert --format coreml (NeuralNetwork .mlmodel)" "$weights_mb" "$s" "$m"
+  read -r s m < <(measure "$medport" convert "$src" "${extra[@]}" --format coreml --fp16 -o "$work/${model}16.mlmodel")
+  row "  medport convert --format coreml --fp16 (NeuralNetwork .mlmodel)" "$weights_mb" "$s" "$m"
   read -r s m < <(measure "$medport" convert "$src" "${extra[@]}" -o "$work/$model.onnx")
   row "  medport convert --format onnx (same reader, for reference)" "$weights_mb" "$s" "$m"
   if [ "$model" = camus ]; then

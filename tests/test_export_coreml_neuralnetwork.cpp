@@ -1,5 +1,12 @@
 // NeuralNetwork (.mlmodel) exports: coremltools decodes them, medport's reader runs them against
 // the PyTorch fixtures, and the reader itself is checked on Apple's own converter output.
+#include <fstream>
+#include <iterator>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "coreml_model.pb.h"
 #include "coreml_parity.hpp"
 #include "coreml_test.hpp"
 #include "medport/checkpoint/npy.hpp"
@@ -81,6 +88,48 @@ TEST(CoreMLNeuralNetwork, Camus2DMatchesPyTorch) {
     } else {
       EXPECT_LE(d.relative(), 1e-4);
     }
+  }
+}
+
+// The writer fills one layer's weights at a time; what it writes must be exactly protobuf's own
+// deterministic serialization of the whole model, weights where they belong.
+TEST(CoreMLNeuralNetwork, StreamedFileIsProtobufsOwnSerialization) {
+  const graph::Graph g = nnunet_graph("nnunet/camus2d_small/nnUNetTrainer__nnUNetPlans__2d");
+  TempDir dir;
+  for (const bool fp16 : {false, true}) {
+    const auto path = dir / (fp16 ? "m16.mlmodel" : "m32.mlmodel");
+    const auto report = coreml::write_coreml(g, path, nn_options(fp16, "input", {1, 1, 128, 128}));
+    std::ifstream in(path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    coreml::spec::Model model;
+    ASSERT_TRUE(model.ParseFromString(bytes));
+    std::size_t weight_bytes = 0, filled = 0;
+    auto count = [&](const coreml::spec::WeightParams& w) {
+      weight_bytes += w.float16value().size() + 4 * static_cast<std::size_t>(w.floatvalue_size());
+    };
+    for (const auto& layer : model.neuralnetwork().layers()) {
+      if (layer.has_convolution()) {
+        const auto& c = layer.convolution();
+        filled += (fp16 ? !c.weights().float16value().empty() : c.weights().floatvalue_size() > 0) ? 1 : 0;
+        count(c.weights());
+        count(c.bias());
+      }
+      if (layer.has_batchnorm())
+        for (const auto* w : {&layer.batchnorm().gamma(), &layer.batchnorm().beta(), &layer.batchnorm().mean(),
+                              &layer.batchnorm().variance()})
+          count(*w);
+      if (layer.has_loadconstantnd()) count(layer.loadconstantnd().data());
+    }
+    EXPECT_EQ(filled, report.op_counts.at("convolution"));
+    EXPECT_EQ(weight_bytes, report.weight_bytes);
+    std::string canonical;
+    {
+      google::protobuf::io::StringOutputStream stream(&canonical);
+      google::protobuf::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      ASSERT_TRUE(model.SerializeToCodedStream(&coded));
+    }
+    EXPECT_TRUE(canonical == bytes) << (fp16 ? "fp16" : "fp32") << ": " << canonical.size() << " vs " << bytes.size() << " bytes";
   }
 }
 

@@ -1,60 +1,8 @@
 #include "onnx_stream.hpp"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <google/protobuf/wire_format_lite.h>
-
-#include <stdexcept>
+#include "graph/protobuf_pieces.hpp"
 
 namespace medport::graph::detail {
-
-namespace {
-
-using google::protobuf::Message;
-using google::protobuf::internal::WireFormatLite;
-using google::protobuf::io::CodedOutputStream;
-
-std::string serialized(const Message& message) {
-  const std::size_t size = message.ByteSizeLong();
-  std::string out(size, '\0');
-  google::protobuf::io::ArrayOutputStream array(out.data(), static_cast<int>(size));
-  CodedOutputStream coded(&array);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeWithCachedSizes(&coded);
-  if (coded.HadError()) throw std::runtime_error("protobuf serialization failed");
-  return out;
-}
-
-// Protobuf writes a message's fields in field-number order, so the message is the fields below
-// `split`, then field `split`, then the fields above it.
-void serialized_around(const Message& message, int split, std::string& below, std::string& above) {
-  std::unique_ptr<Message> low(message.New()), high(message.New());
-  low->CopyFrom(message);
-  high->CopyFrom(message);
-  const auto* reflection = message.GetReflection();
-  std::vector<const google::protobuf::FieldDescriptor*> fields;
-  reflection->ListFields(message, &fields);
-  for (const auto* field : fields) {
-    if (field->number() >= split) reflection->ClearField(low.get(), field);
-    if (field->number() <= split) reflection->ClearField(high.get(), field);
-  }
-  below = serialized(*low);
-  above = serialized(*high);
-}
-
-// Tag and length of a length-delimited field.
-std::string field_prefix(int field_number, std::size_t length) {
-  const auto tag = WireFormatLite::MakeTag(field_number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  std::string out(CodedOutputStream::VarintSize32(tag) + CodedOutputStream::VarintSize64(length), '\0');
-  auto* p = reinterpret_cast<std::uint8_t*>(out.data());
-  p = CodedOutputStream::WriteVarint32ToArray(tag, p);
-  CodedOutputStream::WriteVarint64ToArray(length, p);
-  return out;
-}
-
-std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
-
-}  // namespace
 
 StreamedModel::StreamedModel(const onnx::ModelProto& skeleton, std::vector<InitializerPiece> initializers)
     : skeleton_(skeleton), initializers_(std::move(initializers)) {

@@ -1,8 +1,6 @@
 #include "export/coreml/model_spec.hpp"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
+#include "graph/protobuf_pieces.hpp"
 #include "medport/error.hpp"
 
 namespace medport::coreml {
@@ -71,15 +69,6 @@ void describe_interface(const PreparedGraph& graph, const WriteOptions& options,
   for (const auto& [k, v] : options.metadata.user) (*m->mutable_userdefined())[k] = v;
 }
 
-std::string serialize_model(const spec::Model& model) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    if (!model.SerializeToCodedStream(&coded)) throw std::runtime_error("Core ML model serialization failed");
-  }
-  return out;
-}
+std::string serialize_model(const spec::Model& model) { return graph::detail::serialized(model); }
 
 }  // namespace medport::coreml

@@ -3,7 +3,6 @@
 // layers, the way Apple's converter lowers MIL to NeuralNetwork.
 #include "export/coreml/neural_network.hpp"
 
-#include <cstring>
 #include <functional>
 #include <set>
 
@@ -44,7 +43,9 @@ class Lowering {
       ConstValue c;
       const auto shape = var_shape(v.type());
       if (v.has_blobfilevalue()) {
-        c.tensor = by_offset.at(v.blobfilevalue().offset())->source.to(DType::F32).reshaped(Shape(shape.begin(), shape.end()));
+        // Kept as the checkpoint's view (any float dtype): converted only when its layer is written.
+        const Tensor& weight = by_offset.at(v.blobfilevalue().offset())->source;
+        c.tensor = (weight.is_contiguous() ? weight : weight.contiguous()).reshaped(Shape(shape.begin(), shape.end()));
       } else {
         const auto& t = v.immediatevalue().tensor();
         if (t.has_floats()) {
@@ -161,20 +162,10 @@ class Lowering {
   Layer* layer1(const std::string& kind, const mil::Operation& op, const std::vector<std::string>& inputs, int min_spec) {
     return layer(kind, out(op), inputs, {out(op)}, min_spec);
   }
+  // `w` belongs to the layer added last; its values are converted while that layer is written.
   void weights(spec::WeightParams* w, const Tensor& t) {
-    const auto values = t.to_f32();
-    if (options_.fp16) {
-      std::string bytes(2 * values.size(), '\0');
-      for (std::size_t i = 0; i < values.size(); ++i) {
-        const std::uint16_t h = float_to_half(values[i]);
-        std::memcpy(bytes.data() + 2 * i, &h, 2);
-      }
-      build_.weight_bytes += bytes.size();
-      w->set_float16value(std::move(bytes));
-    } else {
-      for (float v : values) w->add_floatvalue(v);
-      build_.weight_bytes += 4 * values.size();
-    }
+    build_.weights.push_back({nn_->layers_size() - 1, w, t, options_.fp16});
+    build_.weight_bytes += static_cast<std::size_t>(t.numel()) * (options_.fp16 ? 2 : 4);
   }
   spec::ActivationParams* activation(const mil::Operation& op) {
     return layer1("activation", op, {x(op)}, 1)->mutable_activation();
@@ -447,17 +438,14 @@ const std::map<std::string, Lowering::Handler>& Lowering::handlers() {
         if (bias) l.weights(p->mutable_bias(), l.ctensor(op, "bias"));
         return;
       }
-      // batchedMatmul's weight matrix is [in, out]: the transpose of torch's [out, in].
-      const auto wv = w.to_f32();
+      // batchedMatmul's weight matrix is [in, out]: the transpose of torch's [out, in] (a view).
       const std::int64_t rows = w.shape()[0], cols = w.shape()[1];
-      std::vector<float> wt(wv.size());
-      for (std::int64_t r = 0; r < rows; ++r)
-        for (std::int64_t c = 0; c < cols; ++c) wt[static_cast<std::size_t>(c * rows + r)] = wv[static_cast<std::size_t>(r * cols + c)];
+      const Tensor transposed(w.storage(), w.offset(), {cols, rows}, {w.strides()[1], w.strides()[0]});
       auto* m = l.layer1("batchedMatmul", op, {l.x(op)}, 4)->mutable_batchedmatmul();
       m->set_weightmatrixfirstdimension(static_cast<std::uint64_t>(cols));
       m->set_weightmatrixseconddimension(static_cast<std::uint64_t>(rows));
       m->set_hasbias(bias);
-      l.weights(m->mutable_weights(), Tensor::from_f32({cols, rows}, wt));
+      l.weights(m->mutable_weights(), transposed);
       if (bias) l.weights(m->mutable_bias(), l.ctensor(op, "bias"));
     };
     t["transpose"] = [](Lowering& l, const mil::Operation& op) {

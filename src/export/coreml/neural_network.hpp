@@ -4,8 +4,10 @@
 // static shapes only.
 #include <map>
 #include <string>
+#include <vector>
 
 #include "coreml_model.pb.h"
+#include "export/coreml/nn_weights.hpp"
 #include "export/coreml/prepared_graph.hpp"
 
 namespace medport::coreml {
@@ -13,6 +15,7 @@ namespace medport::coreml {
 struct NeuralNetworkBuild {
   std::map<std::string, std::size_t> layer_counts;
   std::size_t weight_bytes = 0;
+  std::vector<LayerWeight> weights;  // the layers' WeightParams are left empty (nn_weights.hpp)
 };
 
 NeuralNetworkBuild build_neural_network(const PreparedGraph& graph, const WriteOptions& options,

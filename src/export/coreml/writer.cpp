@@ -6,7 +6,6 @@
 #include "export/coreml/neural_network.hpp"
 #include "export/coreml/package.hpp"
 #include "medport/error.hpp"
-#include "medport/util/file_io.hpp"
 
 namespace medport::coreml {
 
@@ -52,8 +51,7 @@ WriteReport write_coreml(const graph::Graph& graph, const fs::path& path, const 
     const auto built = build_neural_network(prepared, options, source, &model);
     report.op_counts = built.layer_counts;
     report.weight_bytes = built.weight_bytes;
-    const std::string bytes = serialize_model(model);
-    write_file_atomic(path, std::as_bytes(std::span(bytes.data(), bytes.size())));
+    write_neural_network_file(model, built.weights, path);
     report.files = {path};
   }
   return report;
