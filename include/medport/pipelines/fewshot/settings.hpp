@@ -79,8 +79,11 @@ struct FewshotSettings {
   ModelExpectations model;
 };
 
-// Checks values and combinations; throws UsageError. `plot_only`: the run has no queries and
-// only draws --bank-plot, so strategy inputs (supports) are not required.
+// Checks each value on its own (names, ranges); throws UsageError. A config file's values are
+// checked with it as soon as the file is read, so its errors name the file.
+void validate_values(const FewshotSettings& settings);
+// validate_values, then the combinations; throws UsageError. `plot_only`: the run has no queries
+// and only draws --bank-plot, so strategy inputs (supports) are not required.
 void validate(const FewshotSettings& settings, bool plot_only = false);
 
 // A strategy name as medport or the IRIS guide spells it -> medport's: one-shot (oneshot,
