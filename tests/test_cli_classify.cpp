@@ -196,6 +196,10 @@ TEST_F(ClassifyCli, BadInputsExit3NamingTheFile) {
 
   r = run_medport({"classify", model(), "--video", (tmp / "missing.mp4").string()});
   EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("no such video file"), std::string::npos) << r.err;
+  r = run_medport({"classify", model(), "--video", "/dev/zero"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("/dev/zero: not a regular file"), std::string::npos) << r.err;
 
   r = run_medport({"convert", (kCases / "resnet50d_plain_bf16/model.pth").string(), "--arch", "swin_tiny_patch4_window7_224",
                    "-o", (tmp / "x.onnx").string()});

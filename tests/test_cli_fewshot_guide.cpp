@@ -152,6 +152,26 @@ TEST_F(CliFewshotGuide, UnknownOrDoubledKeysAreRefusedByName) {
   EXPECT_FALSE(fs::exists(out / "res"));
 }
 
+// A value the settings refuse is an error in the file (exit 3, named); the same value given as a
+// flag stays a usage error (exit 2).
+TEST_F(CliFewshotGuide, ValuesOutOfRangeNameTheConfigFile) {
+  TempDir out;
+  std::ofstream(out / "steps.yaml") << "tuning:\n  steps: 99999\n";
+  auto r = run_medport({"fewshot", model().string(), "--config", (out / "steps.yaml").string(), "--support-dir", pool().string(),
+                        "--query", q(), "-o", (out / "res").string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, "steps.yaml") && contains(r.err, "tuning steps must lie in 0..10000")) << r.err;
+  std::ofstream(out / "threads.json") << R"({"threads": -2})";
+  r = run_medport({"fewshot", model().string(), "--config", (out / "threads.json").string(), "--support-dir", pool().string(),
+                   "--query", q(), "-o", (out / "res").string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, "threads.json") && contains(r.err, "threads must not be negative")) << r.err;
+  r = run_medport({"fewshot", model().string(), "--tune-steps", "99999", "--strategy", "tune", "--support-dir", pool().string(),
+                   "--query", q(), "-o", (out / "res").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_FALSE(fs::exists(out / "res"));
+}
+
 TEST_F(CliFewshotGuide, GuideStrategyNamesAndZeroBasedClassIds) {
   TempDir out;
   auto args = one_shot(out / "a");

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "medport/checkpoint/npy.hpp"
+#include "robustness_checks.hpp"
 #include "test_support.hpp"
 
 using medport::Tensor;
@@ -85,6 +86,22 @@ TEST(CliRun, MissingOrUnknownInputsAreInvalidInput) {
                    (tmp / "out.npz").string()});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("c"), std::string::npos) << r.err;
+}
+
+// The sidecar of an nnU-Net says what the graph cannot: spatial axes are multiples of its stride
+// product. An odd size is the array file's fault (exit 3 naming it), not an engine failure.
+TEST(CliRun, SpatialSizesAnNnunetCannotTakeAreInvalidInput) {
+  TempDir tmp;
+  const auto model = medport::testing::phantom_model_onnx();
+  medport::ckpt::write_npz(tmp / "odd.npz", {{"input", Tensor::zeros(medport::DType::F32, {1, 1, 63, 65})}});
+  auto r = run_medport({"run", model.string(), "--inputs", (tmp / "odd.npz").string(), "-o", (tmp / "o.npz").string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("odd.npz"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("needs multiples of"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "o.npz"));
+  medport::ckpt::write_npz(tmp / "fine.npz", {{"input", Tensor::zeros(medport::DType::F32, {1, 1, 256, 256})}});
+  r = run_medport({"run", model.string(), "--inputs", (tmp / "fine.npz").string(), "-o", (tmp / "o.npz").string(), "--threads", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST(CliRun, BadFilesAndUsage) {

@@ -7,6 +7,7 @@
 #include "../src/export/coreml/blob_storage.hpp"
 #include "coreml_test.hpp"
 #include "medport/error.hpp"
+#include "medport/export/open_model.hpp"
 #include "medport/graph/builder.hpp"
 
 using namespace medport;
@@ -153,6 +154,27 @@ TEST(CoreMLPackage, RewritingReplacesThePackageWhole) {
   EXPECT_FALSE(fs::exists(path / "stray.txt"));
   for (const auto& e : fs::directory_iterator(dir.path()))
     EXPECT_EQ(e.path().filename(), "m.mlpackage") << "left behind: " << e.path();
+}
+
+TEST(CoreMLPackage, SymbolicLinksInsideAreNotFollowed) {
+  TempDir dir;
+  const auto path = dir / "m.mlpackage";
+  coreml::write_coreml(tiny_graph(), path, tiny_options());
+  EXPECT_NO_THROW(medport::exporters::open_model(path));
+  fs::create_directory_symlink(path, dir / "link.mlpackage");  // a link to the package itself is fine
+  EXPECT_NO_THROW(medport::exporters::open_model(dir / "link.mlpackage"));
+  const auto weights = path / "Data/com.apple.CoreML/weights/weight.bin";
+  fs::rename(weights, dir / "elsewhere.bin");
+  fs::create_symlink(dir / "elsewhere.bin", weights);
+  try {
+    medport::exporters::open_model(path);
+    ADD_FAILURE() << "a linked weight.bin was read";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("weight.bin: a symbolic link inside a Core ML package"), std::string::npos) << e.what();
+  }
+  fs::rename(path / "Data", dir / "Data");
+  fs::create_directory_symlink(dir / "Data", path / "Data");
+  EXPECT_THROW(medport::exporters::open_model(path), InputError);
 }
 
 TEST(CoreMLErrors, WhatCoreMLOrTheTargetCannotExpress) {

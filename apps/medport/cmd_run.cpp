@@ -10,6 +10,7 @@
 #include "medport/export/open_model.hpp"
 #include "medport/pipelines/run.hpp"
 #include "medport/runtime/session.hpp"
+#include "medport/util/output_paths.hpp"
 
 namespace {
 
@@ -25,7 +26,9 @@ int run(const RunArgs& args) {
   using namespace medport;
   const runtime::SessionOptions options = cli::session_options(args.device, args.threads);
 
+  check_output_file_writable(args.output);
   const auto arrays = ckpt::read_npz(args.inputs);
+  pipelines::check_arrays_against_sidecar(args.model, arrays, args.inputs);
   const exporters::OpenedModel model = exporters::open_model(args.model, options);
   const auto start = std::chrono::steady_clock::now();
   const auto outputs = pipelines::run_on_arrays(model.session(), model.adapt_inputs(arrays), args.inputs);

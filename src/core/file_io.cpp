@@ -37,6 +37,11 @@ std::vector<std::byte> read_file(const fs::path& path, std::size_t max_bytes) {
   return bytes;
 }
 
+std::string unusable_input_reason(const fs::path& path) {
+  std::error_code ec;
+  return fs::exists(path, ec) ? "not a regular file or folder (a device, FIFO or socket)" : "no such file or folder";
+}
+
 void write_file_atomic(const fs::path& path, std::span<const std::byte> bytes) {
   AtomicFile file(path);
   file.write(bytes);

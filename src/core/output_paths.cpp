@@ -38,6 +38,7 @@ bool is_temp_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= '
 }  // namespace
 
 void check_output_file_writable(const fs::path& file) {
+  if (file.empty()) throw UsageError("the output file name is empty");
   std::error_code ec;
   if (fs::is_directory(file, ec)) throw InputError(file.string(), "is a folder, expected a file name");
   const auto type = fs::symlink_status(file, ec).type();
@@ -49,6 +50,7 @@ void check_output_file_writable(const fs::path& file) {
 }
 
 void check_output_folder_writable(const fs::path& folder) {
+  if (folder.empty()) throw UsageError("the output folder name is empty");
   create_folder(folder);
   probe(folder, folder.string());
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <thread>
@@ -95,6 +96,16 @@ TEST_F(RobustnessPaths, EmptyInputFoldersAreInputErrors) {
                  {3, "empty", ""}, "evaluate empty folders");
   expect_outcome(run_medport_guarded({"echo-ef", (dir_ / "empty").string(), "--spacing", "0.3,0.3"}, robustness_limits()),
                  {3, "empty", ""}, "echo-ef empty folder");
+}
+
+TEST_F(RobustnessPaths, FifosAndEmptyNamesAreSaidAsSuch) {
+  ASSERT_EQ(::mkfifo((dir_ / "pipe").c_str(), 0600), 0);
+  expect_outcome(segment(dir_ / "pipe", dir_ / "out"), {3, "pipe", "not a regular file or folder"}, "segment of a FIFO");
+  expect_outcome(segment(dir_ / "missing.png", dir_ / "out"), {3, "missing.png", "no such file or folder"}, "segment of nothing");
+  expect_outcome(run_medport_guarded({"run", phantom_model_onnx().string(), "--inputs", (dir_ / "in.npz").string(), "-o", ""},
+                                     robustness_limits()),
+                 {2, "", "output file name is empty"}, "run -o ''");
+  EXPECT_FALSE(fs::exists(dir_ / "out"));
 }
 
 TEST_F(RobustnessPaths, NamesUpToTheFileSystemLimitWork) {

@@ -19,6 +19,11 @@ using NamedArrays = std::vector<std::pair<std::string, Tensor>>;
 std::vector<runtime::NamedTensor> run_on_arrays(const runtime::Session& session, const NamedArrays& arrays,
                                                 const std::string& source, bool ignore_extra = false);
 
+// What the graph alone cannot tell but the model's sidecar can: an nnU-Net's spatial axes must be
+// multiples of its stride product (the runtime would fail deep inside with mismatched shapes).
+// InputError naming `source` (the arrays' file); no sidecar, or one that cannot be read, is no check.
+void check_arrays_against_sidecar(const std::filesystem::path& model, const NamedArrays& arrays, const std::string& source);
+
 struct VerifyOptions {
   double rtol = 1e-4;  // element passes when |got - ref| <= atol + rtol * |ref| (numpy.allclose)
   double atol = 1e-4;  // float32 networks differ from PyTorch by accumulation order

@@ -15,6 +15,10 @@ namespace medport {
 std::vector<std::byte> read_file(const std::filesystem::path& path,
                                  std::size_t max_bytes = std::size_t{64} << 30);
 
+// Why an input that is neither a regular file nor a folder cannot be used: "no such file or
+// folder", or "not a regular file or folder (a device, FIFO or socket)".
+std::string unusable_input_reason(const std::filesystem::path& path);
+
 // Writes `bytes` to `path` via `path.tmp-XXXX` + rename; creates parent folders.
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::byte> bytes);
 void write_file_atomic(const std::filesystem::path& path, std::string_view text);

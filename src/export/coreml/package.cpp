@@ -85,9 +85,20 @@ std::vector<fs::path> write_mlpackage(const fs::path& path, const std::string& m
   return {path / "Manifest.json", path / kPackageSpec, path / kPackageWeights};
 }
 
+void refuse_links_inside(const fs::path& package, const fs::path& inside) {
+  fs::path at = package;
+  for (const auto& part : inside.lexically_relative(package)) {
+    at /= part;
+    std::error_code ec;
+    if (fs::is_symlink(at, ec))
+      throw InputError(at.string(), "a symbolic link inside a Core ML package (packages hold none; not followed)");
+  }
+}
+
 fs::path package_spec_path(const fs::path& path) {
   if (!fs::is_directory(path)) return path;
   const fs::path manifest_path = path / "Manifest.json";
+  refuse_links_inside(path, manifest_path);
   const auto bytes = read_file(manifest_path, std::size_t{1} << 20);
   nlohmann::json manifest;
   try {
@@ -97,6 +108,7 @@ fs::path package_spec_path(const fs::path& path) {
     const std::string rel = manifest.at("itemInfoEntries").at(root).at("path").get<std::string>();
     if (rel.find("..") != std::string::npos || rel.empty() || rel[0] == '/')
       throw InputError(manifest_path.string(), "the root item's path '" + rel + "' leaves the package");
+    refuse_links_inside(path, path / "Data" / rel);
     return path / "Data" / rel;
   } catch (const nlohmann::json::exception& e) {
     throw InputError(manifest_path.string(), std::string("not a package manifest (") + e.what() + ")");

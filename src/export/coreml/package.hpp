@@ -22,5 +22,8 @@ std::vector<std::filesystem::path> write_mlpackage(const std::filesystem::path& 
 
 // The spec file of a package (checks Manifest.json names it), or the .mlmodel file itself.
 std::filesystem::path package_spec_path(const std::filesystem::path& path);
+// InputError when a component of `inside` below `package` is a symbolic link: Apple's packages hold
+// none, and one could point a reader at any file on the machine.
+void refuse_links_inside(const std::filesystem::path& package, const std::filesystem::path& inside);
 
 }  // namespace medport::coreml

@@ -20,6 +20,7 @@ SpecFile open_spec(const fs::path& path) {
     throw InputError(f.spec_path.string(), "no specification version: not a Core ML model");
   if (f.model.has_mlprogram()) {
     const fs::path weights = f.spec_path.parent_path() / "weights" / "weight.bin";
+    if (fs::is_directory(path)) refuse_links_inside(path, weights);
     if (fs::exists(weights)) f.weights = std::make_unique<BlobReader>(weights);
   }
   return f;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "medport/error.hpp"
+#include "medport/util/file_io.hpp"
 
 namespace medport::classify {
 
@@ -31,7 +32,7 @@ std::vector<ImageInput> collect_images(const std::vector<fs::path>& inputs) {
     } else if (fs::is_regular_file(in, ec)) {
       files.push_back(in);
     } else {
-      throw InputError(in.string(), "no such file or folder");
+      throw InputError(in.string(), unusable_input_reason(in));
     }
   }
   std::map<std::string, int> stems;

@@ -45,7 +45,8 @@ VideoRun classify_video(const std::filesystem::path& video, std::span<const Clas
                         const VideoOptions& options, const FrameHook& on_frame) {
   const std::string source = video.string();
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(video, ec)) throw InputError(source, "no such video file");
+  if (!std::filesystem::is_regular_file(video, ec))
+    throw InputError(source, std::filesystem::exists(video, ec) ? "not a regular file (a video file is needed)" : "no such video file");
   if (options.stride < 1) throw UsageError("--stride must be at least 1");
   cv::VideoCapture cap;
   if (!cap.open(source, cv::CAP_FFMPEG) || !cap.isOpened())

@@ -383,6 +383,7 @@ void apply_config_file(const fs::path& path, FewshotSettings& settings) {
   const Reader r{path.string(), path.parent_path()};
   try {
     ConfigReader(r, settings).read(j);
+    validate_values(settings);
   } catch (const UsageError& e) {  // a value the settings refuse (e.g. an unknown strategy name)
     throw InputError(path.string(), e.what());
   }

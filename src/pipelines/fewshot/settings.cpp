@@ -41,7 +41,7 @@ void check_queries(const FewshotSettings& s, std::size_t queries, bool query_mas
     throw UsageError("--update-bank needs supports or a --query-mask to learn from");
 }
 
-void validate(const FewshotSettings& s, bool plot_only) {
+void validate_values(const FewshotSettings& s) {
   static const std::set<std::string> strategies{"one-shot", "ensemble", "memory", "tune"};
   static const std::set<std::string> ensembles{"mean", "weighted", "confidence", "soft"};
   if (!strategies.count(s.strategy))
@@ -50,13 +50,9 @@ void validate(const FewshotSettings& s, bool plot_only) {
     throw UsageError("ensemble '" + s.ensemble + "' is not one of mean, weighted, confidence, soft");
   for (double w : s.ensemble_weights)
     if (!(w >= 0.0) || !std::isfinite(w)) throw UsageError("ensemble weights must be non-negative numbers");
-  if (!s.ensemble_weights.empty() && s.ensemble != "weighted")
-    throw UsageError("ensemble weights go with the weighted ensemble (--ensemble weighted)");
   if (s.pool.select != "random" && s.pool.select != "quality" && s.pool.select != "diversity")
     throw UsageError("support selection '" + s.pool.select + "' is not one of random, quality, diversity");
   if (s.pool.num_support < 0 || s.pool.num_support > 1000) throw UsageError("--num-support must lie in 1..1000");
-  if (!s.pool.dir.empty() && !s.supports.empty())
-    throw UsageError("give supports either one by one (--support) or as a pool (--support-dir), not both");
   if (!(s.min_object_size >= 0.0) || !std::isfinite(s.min_object_size))
     throw UsageError("--min-object-size must be a non-negative number");
   if (s.min_object_unit != "voxels" && s.min_object_unit != "mm3")
@@ -77,6 +73,14 @@ void validate(const FewshotSettings& s, bool plot_only) {
   if (s.top_k < 1 || s.top_k > 1000) throw UsageError("--top-k must lie in 1..1000");
   if (!(s.fusion_temperature > 0.0) || !std::isfinite(s.fusion_temperature))
     throw UsageError("--fusion-temperature must be a positive number");
+}
+
+void validate(const FewshotSettings& s, bool plot_only) {
+  validate_values(s);
+  if (!s.ensemble_weights.empty() && s.ensemble != "weighted")
+    throw UsageError("ensemble weights go with the weighted ensemble (--ensemble weighted)");
+  if (!s.pool.dir.empty() && !s.supports.empty())
+    throw UsageError("give supports either one by one (--support) or as a pool (--support-dir), not both");
   if (s.retrieval == "top-k" && s.strategy != "memory" && !plot_only)
     throw UsageError("--retrieval top-k goes with --strategy memory");
   if (plot_only) {

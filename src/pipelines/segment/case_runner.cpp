@@ -341,7 +341,7 @@ std::vector<CaseInput> collect_cases(std::span<const fs::path> inputs, bool prep
     } else if (fs::is_regular_file(in, ec)) {
       cases.push_back({pipelines::batch::case_name_for(in), {in}});
     } else {
-      throw InputError(in.string(), "no such file or folder");
+      throw InputError(in.string(), unusable_input_reason(in));
     }
   }
   if (cases.empty())

@@ -95,8 +95,11 @@ void apply_typed_supports(const TypedSupports& typed, FewshotSettings& settings)
 // update_bank needs supports, a pool or the query's mask to learn from. UsageError otherwise.
 void check_queries(const FewshotSettings& settings, std::size_t queries, bool query_mask);
 
-// Checks values and combinations; throws UsageError. `plot_only`: the run has no queries and
-// only draws --bank-plot, so strategy inputs (supports) are not required.
+// Checks each value on its own (names, ranges); throws UsageError. A config file's values are
+// checked with it as soon as the file is read, so its errors name the file.
+void validate_values(const FewshotSettings& settings);
+// validate_values, then the combinations; throws UsageError. `plot_only`: the run has no queries
+// and only draws --bank-plot, so strategy inputs (supports) are not required.
 void validate(const FewshotSettings& settings, bool plot_only = false);
 
 // A strategy name as medport or the IRIS guide spells it -> medport's: one-shot (oneshot,

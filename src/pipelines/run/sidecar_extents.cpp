@@ -1,0 +1,35 @@
+#include <nlohmann/json.hpp>
+
+#include "medport/error.hpp"
+#include "medport/models/sidecar.hpp"
+#include "medport/pipelines/run.hpp"
+
+namespace medport::pipelines {
+
+void check_arrays_against_sidecar(const std::filesystem::path& model, const NamedArrays& arrays, const std::string& source) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(models::sidecar_path_for(model), ec)) return;
+  models::Sidecar sidecar;
+  try {
+    sidecar = models::read_sidecar(model);
+  } catch (const InputError&) {
+    return;  // `run` never needed the sidecar; an old or foreign one only means no extra check
+  }
+  if (sidecar.family != "nnunet") return;
+  const auto& m = sidecar.family_section.value("model", nlohmann::ordered_json::object());
+  const auto input = m.value("input_name", std::string("input"));
+  const auto strides = m.value("stride_product", std::vector<std::int64_t>{});
+  for (const auto& [name, tensor] : arrays) {
+    if (name != input || tensor.ndim() != strides.size() + 2) continue;
+    for (std::size_t k = 0; k < strides.size(); ++k) {
+      const std::int64_t extent = tensor.shape()[k + 2];
+      if (strides[k] > 0 && extent % strides[k] != 0)
+        throw InputError(source, "array '" + name + "' " + shape_string(tensor.shape()) + ": spatial axis " +
+                                     std::to_string(k) + " is " + std::to_string(extent) +
+                                     ", this nnU-Net needs multiples of " + std::to_string(strides[k]) +
+                                     " (medport segment pads images itself)");
+    }
+  }
+}
+
+}  // namespace medport::pipelines
