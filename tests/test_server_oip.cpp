@@ -2,7 +2,7 @@
 // health, metadata, repository index, JSON and binary-tensor inference equal to running the
 // same ONNX graph in-process, strict request validation, and hot reload.
 #include <cstring>
-#include <thread>
+#include <memory>
 
 #include "medport/runtime/session.hpp"
 #include "medport/server/server.hpp"
@@ -12,31 +12,16 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using medport::testing::LocalServer;
 using medport::testing::PhantomRepository;
 
 class ServerOip : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    medport::server::ServerOptions o;
-    o.models = PhantomRepository::get().repository;
-    o.port = 0;
-    o.state_dir = state_.path();
-    o.session.intra_op_threads = 1;
-    server_ = new medport::server::Server(o);
-    port_ = server_->bind();
-    thread_ = new std::thread([] { server_->serve(); });
+    server_ = std::make_unique<LocalServer>(medport::testing::local_server_options(PhantomRepository::get().repository, state_.path()));
   }
-  static void TearDownTestSuite() {
-    server_->shutdown();
-    thread_->join();
-    delete thread_;
-    delete server_;
-  }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(60, 0);
-    return c;
-  }
+  static void TearDownTestSuite() { server_.reset(); }
+  httplib::Client client() const { return server_->client(std::chrono::seconds(60)); }
   static std::vector<float> ramp(std::size_t n) {
     std::vector<float> v(n);
     for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(std::sin(0.01 * static_cast<double>(i)) * 2.0);
@@ -48,9 +33,7 @@ class ServerOip : public ::testing::Test {
     return out.at(0).tensor.to_f32();
   }
   static inline medport::testing::TempDir state_;
-  static inline medport::server::Server* server_ = nullptr;
-  static inline std::thread* thread_ = nullptr;
-  static inline int port_ = 0;
+  static inline std::unique_ptr<LocalServer> server_;
 };
 
 TEST_F(ServerOip, HealthMetadataAndIndex) {

@@ -17,40 +17,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using medport::testing::LocalServer;
 using medport::testing::PhantomRepository;
 using medport::testing::TempDir;
 
-// A server in this process on a free port, stopped at the end of the test.
-class LocalServer {
- public:
-  explicit LocalServer(medport::server::ServerOptions o) : server_(std::move(o)) {
-    port_ = server_.bind();
-    thread_ = std::thread([this] { server_.serve(); });
-  }
-  ~LocalServer() {
-    server_.shutdown();
-    thread_.join();
-  }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(120, 0);
-    return c;
-  }
-  int port() const { return port_; }
-
- private:
-  medport::server::Server server_;
-  std::thread thread_;
-  int port_ = 0;
-};
-
 medport::server::ServerOptions options(const TempDir& state) {
-  medport::server::ServerOptions o;
-  o.models = PhantomRepository::get().repository;
-  o.port = 0;
-  o.state_dir = state.path();
-  o.session.intra_op_threads = 1;
-  return o;
+  return medport::testing::local_server_options(PhantomRepository::get().repository, state.path());
 }
 
 fs::path write_token_file(const TempDir& dir, mode_t mode) {

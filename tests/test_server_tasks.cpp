@@ -2,6 +2,7 @@
 // segment::compute_case on the same file, /v1/echo/ef equals `medport segment` + `medport echo-ef`,
 // /v1/classify equals `medport classify`, /v1/sample and /v1/inpaint run as jobs with progress,
 // results and cancellation.
+#include <memory>
 #include <thread>
 
 #include "medport/checkpoint/npy.hpp"
@@ -13,6 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using medport::testing::LocalServer;
 using medport::testing::PhantomRepository;
 using medport::testing::run_medport;
 using medport::testing::TempDir;
@@ -54,35 +56,19 @@ class ServerTasks : public ::testing::Test {
       ASSERT_EQ(run_medport({"convert", unet.string(), "-o", (tmp_->path() / "unet.onnx").string()}).exit_code, 0);
       ASSERT_EQ(run_medport({"export", (tmp_->path() / "unet.onnx").string(), "-o", repo.string()}).exit_code, 0);
     }
-    medport::server::ServerOptions o;
-    o.models = repo;
-    o.port = 0;
-    o.state_dir = tmp_->path() / "state";
-    o.session.intra_op_threads = 1;
-    server_ = new medport::server::Server(o);
-    port_ = server_->bind();
-    thread_ = new std::thread([] { server_->serve(); });
+    server_ = std::make_unique<LocalServer>(medport::testing::local_server_options(repo, tmp_->path() / "state"));
   }
   static void TearDownTestSuite() {
-    server_->shutdown();
-    thread_->join();
-    delete thread_;
-    delete server_;
+    server_.reset();
     delete tmp_;
   }
   static fs::path view(const std::string& name) { return tmp_->path() / "ph" / "phantom0001" / ("phantom0001_" + name); }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(300, 0);
-    return c;
-  }
+  httplib::Client client() const { return server_->client(std::chrono::seconds(300)); }
   static httplib::MultipartFormData file_part(const std::string& field, const fs::path& file) {
     return {field, medport::testing::read_text(file), file.filename().string(), "application/octet-stream"};
   }
   static inline TempDir* tmp_ = nullptr;
-  static inline medport::server::Server* server_ = nullptr;
-  static inline std::thread* thread_ = nullptr;
-  static inline int port_ = 0;
+  static inline std::unique_ptr<LocalServer> server_;
 };
 
 TEST_F(ServerTasks, SegmentEqualsTheCaseRunner) {

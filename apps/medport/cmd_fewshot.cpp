@@ -5,19 +5,14 @@
 // the PCA scatter of the bank's prototypes and examples.
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <set>
-
-#include <nlohmann/json.hpp>
 
 #include "command.hpp"
-#include "provider_flags.hpp"
-#include "dicom_flags.hpp"
+#include "fewshot_flags.hpp"
 #include "medport/error.hpp"
-#include "medport/pipelines/batch/progress.hpp"
+#include "medport/pipelines/batch/console.hpp"
 #include "medport/pipelines/batch/shard.hpp"
 #include "medport/pipelines/fewshot/bank_files.hpp"
 #include "medport/pipelines/fewshot/batch.hpp"
@@ -29,31 +24,11 @@ namespace {
 namespace fs = std::filesystem;
 namespace fsl = medport::pipelines::fewshot;
 namespace batch = medport::pipelines::batch;
-using nlohmann::json;
-
-struct FewshotArgs {
-  std::string model_dir;
-  std::vector<std::string> supports, support_masks, queries;
-  std::string query_dir, output_dir, query_mask, config;
-  std::string strategy, ensemble, bank, classes, format, normalize, retrieval, bank_plot;
-  std::string resize, modality, clip, percentiles, target_spacing, min_object_size, ensemble_weights, support_dir, select;
-  bool update_bank = false, largest_component = false, montage = false, save_confidence = false, overwrite = false;
-  bool fill_holes = false, save_probabilities = false, save_logits = false;
-  int tune_steps = 20, morphology_radius = 0, connectivity = 26, threads = 0, top_k = 3, class_id = 0, num_support = 0;
-  int batch_size = 1;
-  std::uint64_t seed = 0;
-  medport::cli::ProviderFlags device;
-  double fusion_temperature = fsl::kDefaultFusionTemperature, tune_lr = 1e-3, threshold = 0.5, min_confidence = 0.7, max_volume_ratio = 0.8;
-  std::string shard;
-  medport::cli::DicomFlags dicom;
-  // Which flags the user typed (they override the config file).
-  std::set<std::string> given;
-};
 
 // No query at all: the run only draws --bank-plot (validate() refuses it without one).
-bool plot_only(const FewshotArgs& a) { return a.queries.empty() && a.query_dir.empty(); }
+bool plot_only(const medport::cli::FewshotFlags& a) { return a.queries.empty() && a.query_dir.empty(); }
 
-fsl::FewshotSettings settings_from(const FewshotArgs& a) {
+fsl::FewshotSettings settings_from(const medport::cli::FewshotFlags& a) {
   fsl::FewshotSettings s;
   if (!a.config.empty()) fsl::apply_config_file(a.config, s);
   auto given = [&](const char* name) { return a.given.count(name) != 0; };
@@ -109,30 +84,17 @@ fsl::FewshotSettings settings_from(const FewshotArgs& a) {
   }
   if (given("device")) s.device = a.device.device;
   s.dicom = medport::cli::dicom_selection(a.dicom);
-  if (a.supports.size() != a.support_masks.size())
-    throw medport::UsageError("every --support needs its --support-mask (" + std::to_string(a.supports.size()) +
-                              " images, " + std::to_string(a.support_masks.size()) + " masks)");
-  if (!a.supports.empty()) {  // supports on the command line replace the config's (and its pool)
-    s.supports.clear();
-    if (!given("support-dir")) s.pool.dir.clear();
-    for (std::size_t i = 0; i < a.supports.size(); ++i) s.supports.push_back({a.supports[i], a.support_masks[i]});
-  }
-  if (given("support-dir")) s.supports.clear();  // a pool on the command line replaces the config's supports
-  const bool several = s.supports.size() > 1 || (!s.pool.dir.empty() && s.pool.num_support > 1);
-  if (s.strategy == "one-shot" && several && !given("strategy") && a.config.empty())
-    s.strategy = "ensemble";  // several supports without a strategy: the guide's default ensemble
+  fsl::apply_typed_supports({a.supports, a.support_masks, given("support-dir"), given("strategy"), !a.config.empty()}, s);
   fsl::validate(s, plot_only(a));
   return s;
 }
 
 int draw_plot_only(const fsl::FewshotSettings& settings, const fs::path& model_dir) {
-  const json plot = fsl::draw_bank_plot(settings, model_dir);
-  std::fprintf(stderr, "fewshot: PCA plot of %s (%d prototypes, %d examples) -> %s\n", plot["bank"].get<std::string>().c_str(),
-               plot["prototypes"].get<int>(), plot["examples"].get<int>(), settings.bank_plot.c_str());
+  std::fputs(fsl::bank_plot_line(fsl::draw_bank_plot(settings, model_dir)).c_str(), stderr);
   return 0;
 }
 
-int run(const FewshotArgs& args) {
+int run(const medport::cli::FewshotFlags& args) {
   medport::cli::session_options(args.device, 0);  // a CUDA request this machine cannot serve fails first
   fsl::FewshotRequest request;
   request.settings = settings_from(args);
@@ -141,16 +103,8 @@ int run(const FewshotArgs& args) {
   if (args.output_dir.empty()) throw medport::UsageError("-o OUTDIR is required to segment queries");
   const std::vector<fs::path> query_files(args.queries.begin(), args.queries.end());
   auto queries = fsl::collect_queries(query_files, args.query_dir, args.output_dir);
-  if (!args.shard.empty()) {
-    const auto shard = batch::parse_shard(args.shard);
-    const std::size_t all = queries.size();
-    queries = batch::filter_cases(queries, [&](const batch::BatchCase& c) { return batch::in_shard(c.name, shard); });
-    std::fprintf(stderr, "shard %s: %zu of %zu case(s)\n", args.shard.c_str(), queries.size(), all);
-  }
-  if (!args.query_mask.empty() && queries.size() != 1) throw medport::UsageError("--query-mask goes with a single --query");
-  const auto& s = request.settings;
-  if (s.update_bank && s.supports.empty() && s.pool.dir.empty() && args.query_mask.empty())
-    throw medport::UsageError("--update-bank needs supports or a --query-mask to learn from");
+  if (!args.shard.empty()) queries = batch::take_shard(queries, args.shard, [](const batch::BatchCase& c) { return c.name; });
+  fsl::check_queries(request.settings, queries.size(), !args.query_mask.empty());
   if (!args.config.empty()) request.config_file = fs::path(args.config);
 
   const fsl::FewshotPipeline pipeline(std::move(request));
@@ -160,41 +114,17 @@ int run(const FewshotArgs& args) {
   options.overwrite = args.overwrite;
   if (!args.query_mask.empty()) options.query_mask = fs::path(args.query_mask);
 
-  batch::BatchProgress progress(queries.size(), ::isatty(STDERR_FILENO) != 0);
-  std::size_t finished = 0;
-  auto on_case = [&](const batch::CaseReport& report) {
-    using Status = batch::CaseReport::Status;
-    if (report.status == Status::Skipped) {
-      progress.case_done(report.case_name, "already done, skipped");
-    } else if (report.status == Status::Failed) {
-      progress.case_done(report.case_name, "FAILED: " + report.message);
-    } else {
-      ++finished;
-      const bool passed = report.facts.value("quality_passed", true);
-      char note[96];
-      std::snprintf(note, sizeof note, "done in %.2f s%s", report.seconds, passed ? "" : " (quality check failed)");
-      progress.case_done(report.case_name, note);
-    }
-  };
+  batch::BatchConsole console("fewshot", queries.size(), ::isatty(STDERR_FILENO) != 0);
   fsl::FewshotBatchOutcome outcome;
-  try {
-    outcome = fsl::run_batch(pipeline, queries, options, on_case);
-  } catch (const medport::EngineError&) {
-    progress.finish();
-    std::fprintf(stderr, "fewshot: batch stopped by an engine failure; the %zu case(s) finished before it are complete in %s\n",
-                 finished, options.output_dir.c_str());
-    throw;
-  }
-  progress.finish();
-  const auto& t = outcome.totals;
-  std::fprintf(stderr, "fewshot: %zu case(s) done, %zu skipped as already done, %zu failed, %zu failed a quality check in %s -> %s\n",
-               t.done, t.skipped, t.failed, outcome.quality_failed,
-               batch::format_duration(outcome.summary["wall_seconds"].get<double>()).c_str(), options.output_dir.c_str());
-  return t.failed == 0 ? 0 : 3;
+  console.run(options.output_dir, [&] {
+    outcome = fsl::run_batch(pipeline, queries, options, [&](const batch::CaseReport& r) { console.case_done(r, fsl::quality_note(r)); });
+  });
+  std::fputs(fsl::batch_summary_line(outcome, options.output_dir).c_str(), stderr);
+  return outcome.totals.failed == 0 ? 0 : 3;
 }
 
 medport::cli::Runner setup(CLI::App& root) {
-  auto args = std::make_shared<FewshotArgs>();
+  auto args = std::make_shared<medport::cli::FewshotFlags>();
   auto* cmd = root.add_subcommand("fewshot", "IRIS few-shot segmentation of queries from labelled support images (MODEL_DIR from medport convert)");
   std::vector<std::pair<std::string, CLI::Option*>> tracked;
   auto track = [&](const std::string& name, CLI::Option* o) { tracked.emplace_back(name, o); };

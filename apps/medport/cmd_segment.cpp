@@ -2,21 +2,18 @@
 // single cases or whole folders (resumable: finished cases are skipped).
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 
 #include "command.hpp"
 #include "provider_flags.hpp"
 #include "dicom_flags.hpp"
 #include "segment_fhir.hpp"
 #include "medport/error.hpp"
-#include "medport/dicom/volume.hpp"
 #include "medport/imaging/image_io.hpp"
 #include "medport/imaging/label_io.hpp"
-#include "medport/pipelines/batch/progress.hpp"
+#include "medport/pipelines/batch/console.hpp"
 #include "medport/pipelines/batch/shard.hpp"
 #include "medport/pipelines/segment/batch_runner.hpp"
 #include "medport/pipelines/segment/case_runner.hpp"
@@ -55,31 +52,8 @@ struct SegmentArgs {
   medport::cli::DicomFlags dicom;
 };
 
-// Inputs the system cannot open (a symlink loop, a name too long, no permission) and folders
-// without a single case (nor a DICOM series) are mistakes in the input (exit 3), named one by
-// one - even a folder beside others that hold cases.
-void check_inputs(const std::vector<fs::path>& inputs, bool preprocessed, const std::string& ending) {
-  for (const auto& in : inputs) {
-    std::error_code ec;
-    const auto status = fs::status(in, ec);
-    if (ec && ec != std::errc::no_such_file_or_directory) throw medport::InputError(in.string(), ec.message());
-    if (!fs::is_directory(status)) continue;
-    bool any = false;
-    if (preprocessed) {
-      for (const auto& entry : fs::directory_iterator(in, ec))
-        any = any || (entry.is_regular_file(ec) && entry.path().extension() == ".npy");
-    } else {
-      any = !medport::imaging::group_cases(in, ending).empty() || medport::dicom::is_dicom_folder(in);
-    }
-    if (!any)
-      throw medport::InputError(in.string(), preprocessed ? "holds no .npy files to segment"
-                                                          : "holds no <case>_XXXX" + ending + " files to segment");
-  }
-}
-
 int run(const SegmentArgs& args) {
   using namespace medport;
-  using Clock = std::chrono::steady_clock;
   if (args.cuda_graph && (args.device.provider != "cuda" || args.workers != 1))
     throw UsageError("--cuda-graph needs --provider cuda and --workers 1");
   runtime::SessionOptions session_options = cli::session_options(args.device, args.threads);
@@ -89,18 +63,11 @@ int run(const SegmentArgs& args) {
   models.push_back(segment::load_model(args.model, session_options));
   for (const auto& extra : args.models) models.push_back(segment::load_model(extra, session_options));
   std::vector<fs::path> input_paths(args.inputs.begin(), args.inputs.end());
-  check_inputs(input_paths, args.preprocessed, models.front().info.file_ending);
+  segment::check_case_inputs(input_paths, args.preprocessed, models.front().info.file_ending);
   auto cases = segment::collect_cases(input_paths, args.preprocessed, models.front().info.file_ending);
-  if (!args.shard.empty()) {
-    const auto shard = pipelines::batch::parse_shard(args.shard);
-    const std::size_t all = cases.size();
-    cases = pipelines::batch::select_shard(cases, shard, [](const segment::CaseInput& c) { return c.name; });
-    std::fprintf(stderr, "shard %s: %zu of %zu case(s)\n", args.shard.c_str(), cases.size(), all);
-  }
-  for (const auto& m : models)
-    if (m.info.has_regions != models.front().info.has_regions ||
-        m.info.regions_class_order != models.front().info.regions_class_order)
-      throw InputError(m.info.sidecar_path.string(), "--ensemble models must share the first model's labels/regions");
+  if (!args.shard.empty())
+    cases = pipelines::batch::take_shard(cases, args.shard, [](const segment::CaseInput& c) { return c.name; });
+  segment::check_ensemble(models);
 
   segment::CaseOptions options;
   options.output_dir = args.output_dir;
@@ -130,62 +97,25 @@ int run(const SegmentArgs& args) {
   check_output_folder_writable(options.output_dir);
   remove_stale_temporaries(options.output_dir);
 
-  const bool terminal = ::isatty(STDERR_FILENO) != 0;
-  pipelines::batch::BatchProgress progress(cases.size(), terminal);
-
+  pipelines::batch::BatchConsole console("segment", cases.size(), ::isatty(STDERR_FILENO) != 0);
   // With overlapped I/O the tile progress (network thread) and the case reports (writer thread)
-  // come from two threads.
-  std::mutex progress_mutex;
-  options.predictor.progress = [&](const segment::Progress& p) {
-    std::lock_guard lock(progress_mutex);
-    progress.tile_progress(p.done, p.total);
-  };
+  // come from two threads; the console serializes them.
+  options.predictor.progress = [&](const segment::Progress& p) { console.tile_progress(p.done, p.total); };
   segment::BatchOptions batch;
   batch.overwrite = args.overwrite;
   batch.overlap = !args.no_overlap;
-  std::vector<std::string> failures;
-  std::size_t finished = 0;
-  const auto start = Clock::now();
-  auto on_case = [&](const segment::CaseReport& report) {
-    std::lock_guard lock(progress_mutex);
-    using Status = segment::CaseReport::Status;
-    if (report.status == Status::Skipped) {
-      progress.case_done(report.case_name, "already done, skipped");
-    } else if (report.status == Status::Failed) {
-      failures.push_back(report.message);
-      progress.case_done(report.case_name, "FAILED: " + report.message);
-    } else {
-      ++finished;
-      char note[64];
-      std::snprintf(note, sizeof note, "done in %.2f s", report.seconds);
-      progress.case_done(report.case_name, note);
-    }
-  };
   segment::BatchTotals totals;
-  try {
-    totals = segment::run_batch(models, cases, options, batch, on_case);
-  } catch (const EngineError&) {
-    progress.finish();
-    std::fprintf(stderr, "segment: batch stopped by an engine failure; the %zu case(s) finished before it are complete in %s\n",
-                 finished, options.output_dir.c_str());
-    throw;
-  }
-  const std::size_t ok = totals.done, skipped = totals.skipped, failed = totals.failed;
-  const double busy_seconds = totals.busy_seconds;
-  progress.finish();
-  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
-  std::fprintf(stderr, "segmented %zu case(s), skipped %zu already done, %zu failed in %s", ok, skipped, failed,
-               pipelines::batch::format_duration(wall).c_str());
-  if (ok > 0) std::fprintf(stderr, " (%.2f s per case)", busy_seconds / static_cast<double>(ok));
-  std::fprintf(stderr, " -> %s\n", options.output_dir.c_str());
-  for (const auto& f : failures) std::fprintf(stderr, "  failed: %s\n", f.c_str());
+  const double wall = console.run(options.output_dir, [&] {
+    totals = segment::run_batch(models, cases, options, batch, [&](const segment::CaseReport& r) { console.case_done(r); });
+  });
+  std::fputs(segment::batch_summary(totals, wall, options.output_dir, console.failures()).c_str(), stderr);
   if (!args.fhir.empty()) {
     std::vector<std::string> names;
     for (const auto& c : cases) names.push_back(c.name);
     const auto n = cli::write_segmentation_fhir(args.fhir, options.output_dir, names);
     std::fprintf(stderr, "FHIR Bundle (%zu case(s)) -> %s\n", n, args.fhir.c_str());
   }
-  return failed == 0 ? 0 : 3;
+  return totals.failed == 0 ? 0 : 3;
 }
 
 medport::cli::Runner setup(CLI::App& root) {

@@ -1,10 +1,9 @@
 #include "medport/metrics/ef_plausibility.hpp"
 
-#include <algorithm>
-
 #include <sstream>
 
 #include "medport/error.hpp"
+#include "medport/imaging/connected_components.hpp"
 
 namespace medport::metrics {
 namespace {
@@ -48,45 +47,21 @@ void check_lv_mask(const imaging::LabelImage& mask, const std::string& source) {
 }
 
 std::int64_t keep_largest_lv_region(imaging::LabelImage& mask, const std::string& source) {
-  const std::int64_t rows = mask.shape.at(0), cols = mask.shape.at(1);
-  std::vector<std::int32_t> region(mask.labels.size(), 0);
-  std::vector<std::int64_t> sizes{0};  // sizes[k]: pixels of region k (k >= 1)
-  std::vector<std::int64_t> stack;
-  for (std::int64_t start = 0; start < rows * cols; ++start) {
-    if (!mask.labels[static_cast<std::size_t>(start)] || region[static_cast<std::size_t>(start)]) continue;
-    const auto id = static_cast<std::int32_t>(sizes.size());
-    sizes.push_back(0);
-    stack.assign(1, start);
-    region[static_cast<std::size_t>(start)] = id;
-    while (!stack.empty()) {
-      const std::int64_t p = stack.back();
-      stack.pop_back();
-      ++sizes.back();
-      const std::int64_t r = p / cols, c = p % cols;
-      for (std::int64_t dr = -1; dr <= 1; ++dr)
-        for (std::int64_t dc = -1; dc <= 1; ++dc) {
-          const std::int64_t rr = r + dr, cc = c + dc;
-          if (rr < 0 || rr >= rows || cc < 0 || cc >= cols) continue;
-          const auto q = static_cast<std::size_t>(rr * cols + cc);
-          if (!mask.labels[q] || region[q]) continue;
-          region[q] = id;
-          stack.push_back(static_cast<std::int64_t>(q));
-        }
-    }
-  }
-  if (sizes.size() <= 2) return 0;
-  const auto largest = static_cast<std::int32_t>(std::max_element(sizes.begin(), sizes.end()) - sizes.begin());
+  const auto regions = imaging::label_components(mask.labels, mask.shape, 8);
+  if (regions.sizes.size() <= 1) return 0;
+  const std::int32_t largest = regions.largest();
+  const std::int64_t kept = regions.sizes[static_cast<std::size_t>(largest)];
   std::int64_t removed = 0;
-  for (std::size_t k = 1; k < sizes.size(); ++k)
-    if (static_cast<std::int32_t>(k) != largest) removed += sizes[k];
-  if (static_cast<double>(removed) > kMaxLvFragmentFraction * static_cast<double>(sizes[static_cast<std::size_t>(largest)])) {
+  for (const auto size : regions.sizes) removed += size;
+  removed -= kept;
+  if (static_cast<double>(removed) > kMaxLvFragmentFraction * static_cast<double>(kept)) {
     std::ostringstream s;
-    s << "the LV label forms " << sizes.size() - 1 << " separate regions (the largest " << sizes[static_cast<std::size_t>(largest)]
-      << " pixels, the others " << removed << "): not one cavity";
+    s << "the LV label forms " << regions.sizes.size() << " separate regions (the largest " << kept << " pixels, the others "
+      << removed << "): not one cavity";
     throw InputError(source, s.str());
   }
-  for (std::size_t i = 0; i < region.size(); ++i)
-    if (region[i] != largest) mask.labels[i] = 0;
+  for (std::size_t i = 0; i < regions.label.size(); ++i)
+    if (regions.label[i] != largest) mask.labels[i] = 0;
   return removed;
 }
 

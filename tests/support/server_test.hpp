@@ -1,7 +1,8 @@
 #pragma once
 // Test set-up shared by the server tests: the embedded phantom model converted and exported into a
-// Triton-layout repository once per process, `medport serve` run as a child process on a free
-// loopback port (its port read from the `listening` log line), and an HTTP client for it.
+// Triton-layout repository once per process, the server run in this process on a free loopback
+// port (LocalServer) or as `medport serve` in a child process (its port read from the
+// `listening` log line), and HTTP clients for them.
 #include <httplib.h>
 #include <signal.h>
 #include <spawn.h>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "medport/pipelines/convert.hpp"
+#include "medport/server/server.hpp"
 #include "medport/triton/export.hpp"
 #include "test_support.hpp"
 
@@ -43,6 +45,49 @@ struct PhantomRepository {
     static PhantomRepository instance;
     return instance;
   }
+};
+
+// A client of the server listening on loopback `port`.
+inline httplib::Client loopback_client(int port, std::chrono::seconds read_timeout = std::chrono::seconds(120)) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(read_timeout.count(), 0);
+  return c;
+}
+
+// Options of an in-process server of `models` on a free port, its state in `state_dir`, one
+// intra-op thread per session.
+inline server::ServerOptions local_server_options(const fs::path& models, const fs::path& state_dir) {
+  server::ServerOptions o;
+  o.models = models;
+  o.port = 0;
+  o.state_dir = state_dir;
+  o.session.intra_op_threads = 1;
+  return o;
+}
+
+// The server in this process, bound to a free port and serving on a thread of its own; shut down
+// (in-flight requests finished) and joined when it goes.
+class LocalServer {
+ public:
+  explicit LocalServer(server::ServerOptions options) : server_(std::move(options)) {
+    port_ = server_.bind();
+    thread_ = std::thread([this] { server_.serve(); });
+  }
+  ~LocalServer() {
+    server_.shutdown();
+    thread_.join();
+  }
+  LocalServer(const LocalServer&) = delete;
+  LocalServer& operator=(const LocalServer&) = delete;
+  int port() const { return port_; }
+  httplib::Client client(std::chrono::seconds read_timeout = std::chrono::seconds(120)) const {
+    return loopback_client(port_, read_timeout);
+  }
+
+ private:
+  server::Server server_;
+  std::thread thread_;
+  int port_ = 0;
 };
 
 // `medport serve ARGS --port 0` as a child process; killed (SIGKILL) if still running at the end.
@@ -89,11 +134,7 @@ class ServerProcess {
   bool running() const { return port_ > 0; }
   int port() const { return port_; }
   std::string log() const { return read_text(log_); }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(120, 0);
-    return c;
-  }
+  httplib::Client client() const { return loopback_client(port_); }
   // Sends SIGTERM and waits for the exit code (-1 on timeout).
   int terminate(std::chrono::seconds wait = std::chrono::seconds(60)) {
     if (pid_ <= 0) return exit_code_;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <optional>
 
+#include <fmt/format.h>
+
 #include "medport/checkpoint/npy.hpp"
 #include "medport/error.hpp"
 #include "medport/pipelines/fewshot/bank_backend.hpp"
@@ -89,6 +91,11 @@ nlohmann::json draw_bank_plot(const FewshotSettings& settings, const fs::path& m
           {"prototypes", plot.points.size() - examples},
           {"examples", examples},
           {"explained_variance", plot.projection.explained_variance}};
+}
+
+std::string bank_plot_line(const nlohmann::json& plot) {
+  return fmt::format("fewshot: PCA plot of {} ({} prototypes, {} examples) -> {}\n", plot.at("bank").get<std::string>(),
+                     plot.at("prototypes").get<int>(), plot.at("examples").get<int>(), plot.at("file").get<std::string>());
 }
 
 }  // namespace medport::pipelines::fewshot

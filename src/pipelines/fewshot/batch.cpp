@@ -2,8 +2,11 @@
 
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "medport/error.hpp"
 #include "medport/pipelines/batch/case_outputs.hpp"
+#include "medport/pipelines/batch/progress.hpp"
 #include "medport/pipelines/batch/runner.hpp"
 #include "medport/pipelines/fewshot/bank_files.hpp"
 #include "medport/pipelines/fewshot/case_writer.hpp"
@@ -124,6 +127,17 @@ FewshotBatchOutcome run_batch(const FewshotPipeline& pipeline, std::span<const b
   }
   write_summary(nullptr);
   return outcome;
+}
+
+std::string quality_note(const batch::CaseReport& report) {
+  return report.facts.value("quality_passed", true) ? "" : " (quality check failed)";
+}
+
+std::string batch_summary_line(const FewshotBatchOutcome& outcome, const fs::path& output_dir) {
+  const auto& t = outcome.totals;
+  return fmt::format("fewshot: {} case(s) done, {} skipped as already done, {} failed, {} failed a quality check in {} -> {}\n",
+                     t.done, t.skipped, t.failed, outcome.quality_failed,
+                     batch::format_duration(outcome.summary.at("wall_seconds").get<double>()), output_dir.string());
 }
 
 }  // namespace medport::pipelines::fewshot

@@ -1,10 +1,11 @@
 // Probabilities -> binary masks: threshold, connected components, 3D morphology.
-#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "medport/error.hpp"
+#include "medport/imaging/connected_components.hpp"
 #include "medport/metrics/distance_transform.hpp"
 #include "medport/pipelines/fewshot/outputs.hpp"
 
@@ -16,22 +17,11 @@ void check_mask(std::span<const std::uint8_t> mask, const Grid& grid, const char
     throw UsageError(std::string(what) + ": mask of " + std::to_string(mask.size()) + " voxels does not fit the grid");
 }
 
-struct Offset {
-  std::int64_t dz, dy, dx;
-};
-
-std::vector<Offset> neighbour_offsets(int connectivity) {
+void check_connectivity(int connectivity) {
   if (connectivity != 6 && connectivity != 26) throw UsageError("connectivity must be 6 or 26");
-  std::vector<Offset> offsets;
-  for (std::int64_t dz = -1; dz <= 1; ++dz)
-    for (std::int64_t dy = -1; dy <= 1; ++dy)
-      for (std::int64_t dx = -1; dx <= 1; ++dx) {
-        const int nonzero = (dz != 0) + (dy != 0) + (dx != 0);
-        if (nonzero == 0 || (connectivity == 6 && nonzero != 1)) continue;
-        offsets.push_back({dz, dy, dx});
-      }
-  return offsets;
 }
+
+std::array<std::int64_t, 3> shape_of(const Grid& grid) { return {grid.depth, grid.height, grid.width}; }
 
 // Distance (voxel units) of every voxel to the nearest voxel whose mask value equals `value`.
 std::vector<double> distance_to(std::span<const std::uint8_t> mask, const Grid& grid, std::uint8_t value) {
@@ -56,72 +46,29 @@ std::vector<std::uint8_t> threshold_masks(std::span<const float> probabilities, 
   return out;
 }
 
-namespace {
-
-// Connected components of the set voxels: the component id of each voxel (-1: not set) and sizes.
-struct Components {
-  std::vector<std::int32_t> id;
-  std::vector<std::int64_t> sizes;
-};
-
-// `member(i)` says which voxels belong; `offsets` which neighbours connect.
-template <typename Member>
-Components label_components(std::size_t voxels, const Grid& grid, const std::vector<Offset>& offsets, Member member) {
-  Components c;
-  c.id.assign(voxels, -1);
-  std::vector<std::int64_t> stack;
-  const std::int64_t plane = grid.height * grid.width;
-  for (std::int64_t start = 0; start < static_cast<std::int64_t>(voxels); ++start) {
-    if (!member(static_cast<std::size_t>(start)) || c.id[static_cast<std::size_t>(start)] >= 0) continue;
-    const auto id = static_cast<std::int32_t>(c.sizes.size());
-    std::int64_t size = 0;
-    stack.assign(1, start);
-    c.id[static_cast<std::size_t>(start)] = id;
-    while (!stack.empty()) {
-      const std::int64_t v = stack.back();
-      stack.pop_back();
-      ++size;
-      const std::int64_t z = v / plane, y = (v / grid.width) % grid.height, x = v % grid.width;
-      for (const auto& o : offsets) {
-        const std::int64_t nz = z + o.dz, ny = y + o.dy, nx = x + o.dx;
-        if (nz < 0 || ny < 0 || nx < 0 || nz >= grid.depth || ny >= grid.height || nx >= grid.width) continue;
-        const auto n = static_cast<std::size_t>((nz * grid.height + ny) * grid.width + nx);
-        if (!member(n) || c.id[n] >= 0) continue;
-        c.id[n] = id;
-        stack.push_back(static_cast<std::int64_t>(n));
-      }
-    }
-    c.sizes.push_back(size);
-  }
-  return c;
-}
-
-}  // namespace
-
 void keep_largest_component(std::span<std::uint8_t> mask, const Grid& grid, int connectivity) {
   check_mask(mask, grid, "largest component");
-  const auto c = label_components(mask.size(), grid, neighbour_offsets(connectivity), [&](std::size_t i) { return mask[i] != 0; });
+  check_connectivity(connectivity);
+  const auto c = imaging::label_components(mask, shape_of(grid), connectivity);
   if (c.sizes.size() < 2) return;
-  std::int32_t best = 0;
-  for (std::size_t i = 1; i < c.sizes.size(); ++i)
-    if (c.sizes[i] > c.sizes[static_cast<std::size_t>(best)]) best = static_cast<std::int32_t>(i);
-  for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = c.id[i] == best ? 1 : 0;
+  const std::int32_t best = c.largest();
+  for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = c.label[i] == best ? 1 : 0;
 }
 
 void remove_small_objects(std::span<std::uint8_t> mask, const Grid& grid, std::int64_t min_voxels, int connectivity) {
   check_mask(mask, grid, "small objects");
   if (min_voxels <= 1) return;
-  const auto c = label_components(mask.size(), grid, neighbour_offsets(connectivity), [&](std::size_t i) { return mask[i] != 0; });
+  check_connectivity(connectivity);
+  const auto c = imaging::label_components(mask, shape_of(grid), connectivity);
   for (std::size_t i = 0; i < mask.size(); ++i)
-    if (c.id[i] >= 0 && c.sizes[static_cast<std::size_t>(c.id[i])] < min_voxels) mask[i] = 0;
+    if (c.label[i] >= 0 && c.sizes[static_cast<std::size_t>(c.label[i])] < min_voxels) mask[i] = 0;
 }
 
 void fill_holes(std::span<std::uint8_t> mask, const Grid& grid) {
   check_mask(mask, grid, "fill holes");
-  std::vector<Offset> faces = neighbour_offsets(6);
-  if (grid.depth == 1)  // one 2D image: its border is its edges, not its (only) slice
-    faces.erase(std::remove_if(faces.begin(), faces.end(), [](const Offset& o) { return o.dz != 0; }), faces.end());
-  const auto c = label_components(mask.size(), grid, faces, [&](std::size_t i) { return mask[i] == 0; });
+  std::vector<std::uint8_t> background(mask.size());
+  for (std::size_t i = 0; i < mask.size(); ++i) background[i] = mask[i] == 0 ? 1 : 0;
+  const auto c = imaging::label_components(background, shape_of(grid), 6);
   std::vector<bool> reaches_border(c.sizes.size(), false);
   for (std::int64_t z = 0; z < grid.depth; ++z)
     for (std::int64_t y = 0; y < grid.height; ++y)
@@ -129,10 +76,10 @@ void fill_holes(std::span<std::uint8_t> mask, const Grid& grid) {
         const bool border = y == 0 || x == 0 || y == grid.height - 1 || x == grid.width - 1 ||
                             (grid.depth > 1 && (z == 0 || z == grid.depth - 1));
         const auto i = static_cast<std::size_t>((z * grid.height + y) * grid.width + x);
-        if (border && c.id[i] >= 0) reaches_border[static_cast<std::size_t>(c.id[i])] = true;
+        if (border && c.label[i] >= 0) reaches_border[static_cast<std::size_t>(c.label[i])] = true;
       }
   for (std::size_t i = 0; i < mask.size(); ++i)
-    if (c.id[i] >= 0 && !reaches_border[static_cast<std::size_t>(c.id[i])]) mask[i] = 1;
+    if (c.label[i] >= 0 && !reaches_border[static_cast<std::size_t>(c.label[i])]) mask[i] = 1;
 }
 
 void erode(std::span<std::uint8_t> mask, const Grid& grid, int radius) {

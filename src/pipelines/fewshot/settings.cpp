@@ -21,6 +21,26 @@ std::string canonical_strategy(const std::string& name) {
   return it->second;
 }
 
+void apply_typed_supports(const TypedSupports& typed, FewshotSettings& s) {
+  if (typed.images.size() != typed.masks.size())
+    throw UsageError("every --support needs its --support-mask (" + std::to_string(typed.images.size()) + " images, " +
+                     std::to_string(typed.masks.size()) + " masks)");
+  if (!typed.images.empty()) {
+    s.supports.clear();
+    if (!typed.pool) s.pool.dir.clear();
+    for (std::size_t i = 0; i < typed.images.size(); ++i) s.supports.push_back({typed.images[i], typed.masks[i]});
+  }
+  if (typed.pool) s.supports.clear();
+  const bool several = s.supports.size() > 1 || (!s.pool.dir.empty() && s.pool.num_support > 1);
+  if (s.strategy == "one-shot" && several && !typed.strategy && !typed.config) s.strategy = "ensemble";
+}
+
+void check_queries(const FewshotSettings& s, std::size_t queries, bool query_mask) {
+  if (query_mask && queries != 1) throw UsageError("--query-mask goes with a single --query");
+  if (s.update_bank && s.supports.empty() && s.pool.dir.empty() && !query_mask)
+    throw UsageError("--update-bank needs supports or a --query-mask to learn from");
+}
+
 void validate_values(const FewshotSettings& s) {
   static const std::set<std::string> strategies{"one-shot", "ensemble", "memory", "tune"};
   static const std::set<std::string> ensembles{"mean", "weighted", "confidence", "soft"};

@@ -10,8 +10,11 @@
 #include <optional>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "medport/error.hpp"
 #include "medport/pipelines/batch/case_outputs.hpp"
+#include "medport/pipelines/batch/progress.hpp"
 #include "medport/pipelines/batch/runner.hpp"
 
 namespace medport::segment {
@@ -227,6 +230,16 @@ BatchTotals run_batch(std::span<const LoadedModel> models, std::span<const CaseI
   pipelines::batch::remove_stale_staging(options.output_dir);
   return batch.overlap ? run_overlapped(models, cases, options, batch, on_case)
                        : run_in_a_row(models, cases, options, batch, on_case);
+}
+
+std::string batch_summary(const BatchTotals& totals, double wall_seconds, const std::filesystem::path& output_dir,
+                          std::span<const std::string> failures) {
+  std::string text = fmt::format("segmented {} case(s), skipped {} already done, {} failed in {}", totals.done,
+                                 totals.skipped, totals.failed, pipelines::batch::format_duration(wall_seconds));
+  if (totals.done > 0) text += fmt::format(" ({:.2f} s per case)", totals.busy_seconds / static_cast<double>(totals.done));
+  text += " -> " + output_dir.string() + "\n";
+  for (const auto& f : failures) text += "  failed: " + f + "\n";
+  return text;
 }
 
 }  // namespace medport::segment

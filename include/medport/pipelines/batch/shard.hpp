@@ -7,6 +7,7 @@
 // shard, the union of the N shard runs is the full run, and a shard re-run (resume) selects the
 // same cases again.
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,15 @@ std::vector<T> select_shard(const std::vector<T>& items, const Shard& shard, Nam
   for (const auto& item : items)
     if (in_shard(name_of(item), shard)) out.push_back(item);
   return out;
+}
+
+// select_shard of `text` ("I/N", parse_shard), saying on `stream` how many items it kept:
+// "shard I/N: K of M case(s)".
+template <class T, class NameOf>
+std::vector<T> take_shard(const std::vector<T>& items, const std::string& text, NameOf name_of, std::FILE* stream = stderr) {
+  auto kept = select_shard(items, parse_shard(text), name_of);
+  std::fprintf(stream, "shard %s: %zu of %zu case(s)\n", text.c_str(), kept.size(), items.size());
+  return kept;
 }
 
 }  // namespace medport::pipelines::batch

@@ -3,6 +3,7 @@
 // MODEL_DIR/memory_bank.npz (prototypes `class_<id>` only) or a MemoryBankStore file.
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,5 +28,8 @@ MemoryBank load_bank(const std::filesystem::path& file, double momentum);
 // Draws settings.bank_plot, the PCA scatter of the bank (bank_file_for); returns the facts a batch
 // summary reports: file, bank, prototypes, examples, explained_variance.
 nlohmann::json draw_bank_plot(const FewshotSettings& settings, const std::filesystem::path& model_dir);
+// What `medport fewshot` says when it only draws the plot, from draw_bank_plot's facts:
+// "fewshot: PCA plot of BANK (P prototypes, E examples) -> FILE".
+std::string bank_plot_line(const nlohmann::json& plot);
 
 }  // namespace medport::pipelines::fewshot

@@ -46,4 +46,11 @@ FewshotBatchOutcome run_batch(const FewshotPipeline& pipeline, std::span<const b
                               const FewshotBatchOptions& options,
                               const std::function<void(const batch::CaseReport&)>& on_case);
 
+// What `medport fewshot` adds to a finished case's progress line: " (quality check failed)" when
+// its quality check failed, else nothing.
+std::string quality_note(const batch::CaseReport& report);
+// What `medport fewshot` says at the end of a batch: "fewshot: D case(s) done, S skipped as already
+// done, F failed, Q failed a quality check in 12.3s -> OUTDIR" (the summary's wall time).
+std::string batch_summary_line(const FewshotBatchOutcome& outcome, const std::filesystem::path& output_dir);
+
 }  // namespace medport::pipelines::fewshot

@@ -79,6 +79,22 @@ struct FewshotSettings {
   ModelExpectations model;
 };
 
+// Supports typed on the command line (--support IMG --support-mask MASK, pairwise; UsageError
+// when the counts differ) replace the config's supports and, unless a pool was typed too, its
+// pool; a pool typed (--support-dir) replaces the config's supports. Several supports with no
+// strategy typed and no config file read run the guide's default, ensemble.
+struct TypedSupports {
+  std::vector<std::string> images, masks;
+  bool pool = false;      // --support-dir was typed
+  bool strategy = false;  // --strategy was typed
+  bool config = false;    // a --config file was read
+};
+void apply_typed_supports(const TypedSupports& typed, FewshotSettings& settings);
+
+// The queries of a run with these settings: a --query-mask goes with a single query, and
+// update_bank needs supports, a pool or the query's mask to learn from. UsageError otherwise.
+void check_queries(const FewshotSettings& settings, std::size_t queries, bool query_mask);
+
 // Checks each value on its own (names, ranges); throws UsageError. A config file's values are
 // checked with it as soon as the file is read, so its errors name the file.
 void validate_values(const FewshotSettings& settings);

@@ -6,6 +6,7 @@
 // input order either way. The rules are those of every batch (pipelines/batch): skip done cases,
 // a bad input fails its case, an engine failure stops the batch with the cases before it written.
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <span>
 #include <string>
@@ -31,5 +32,11 @@ using BatchTotals = pipelines::batch::BatchTotals;
 // rethrown once the threads have ended.
 BatchTotals run_batch(std::span<const LoadedModel> models, std::span<const CaseInput> cases, const CaseOptions& options,
                       const BatchOptions& batch, const std::function<void(const CaseReport&)>& on_case);
+
+// What `medport segment` says at the end of a batch: "segmented N case(s), skipped S already
+// done, F failed in 1m05s (0.42 s per case) -> OUTDIR" (the time per case only when a case was
+// segmented), then "  failed: <message>" for each failure.
+std::string batch_summary(const BatchTotals& totals, double wall_seconds, const std::filesystem::path& output_dir,
+                          std::span<const std::string> failures);
 
 }  // namespace medport::segment

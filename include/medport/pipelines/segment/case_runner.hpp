@@ -77,6 +77,13 @@ CaseOutputs write_case_outputs(const SegmentResult& result, const std::filesyste
 // Throws InputError for a missing path, UsageError when nothing is found or two cases share a name.
 std::vector<CaseInput> collect_cases(std::span<const std::filesystem::path> inputs, bool preprocessed,
                                      const std::string& file_ending = ".nii.gz");
+// Before collect_cases: an input the system cannot open (a symlink loop, a name too long, no
+// permission) and a folder without a single case (nor a DICOM series) are InputErrors naming it -
+// even a folder beside others that hold cases. Missing paths are left to collect_cases.
+void check_case_inputs(std::span<const std::filesystem::path> inputs, bool preprocessed, const std::string& file_ending);
+// The models of one run (the first and its --ensemble folds) must share labels and regions;
+// InputError naming the sidecar of the first that does not.
+void check_ensemble(std::span<const LoadedModel> models);
 
 // One case computed (prepare_case, predict_case, finish_case in a row); nothing is written.
 // Throws InputError for a bad input, EngineError when ONNX Runtime fails.
