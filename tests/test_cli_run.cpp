@@ -102,6 +102,14 @@ TEST(CliRun, SpatialSizesAnNnunetCannotTakeAreInvalidInput) {
   medport::ckpt::write_npz(tmp / "fine.npz", {{"input", Tensor::zeros(medport::DType::F32, {1, 1, 256, 256})}});
   r = run_medport({"run", model.string(), "--inputs", (tmp / "fine.npz").string(), "-o", (tmp / "o.npz").string(), "--threads", "1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  // A sidecar section the check cannot read means no check, never an internal error.
+  std::filesystem::copy_file(model, tmp / "m.onnx");
+  auto sidecar = medport::testing::read_json(model.parent_path() / (model.stem().string() + ".medport.json"));
+  sidecar["nnunet"]["model"]["stride_product"] = "sixty-four";
+  std::ofstream(tmp / "m.medport.json") << sidecar.dump();
+  r = run_medport({"run", (tmp / "m.onnx").string(), "--inputs", (tmp / "fine.npz").string(), "-o", (tmp / "o2.npz").string(),
+                   "--threads", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST(CliRun, BadFilesAndUsage) {

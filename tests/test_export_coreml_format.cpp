@@ -177,6 +177,33 @@ TEST(CoreMLPackage, SymbolicLinksInsideAreNotFollowed) {
   EXPECT_THROW(medport::exporters::open_model(path), InputError);
 }
 
+// A .mlmodel is one protobuf message, which cannot exceed 2 GiB: refused before a weight is read
+// (the weight's loader would throw) and before anything is written.
+TEST(CoreMLNeuralNetworkLimits, OverTwoGibibytesIsRefusedBeforeReading) {
+  TempDir dir;
+  constexpr std::int64_t n = std::int64_t{600} << 20;  // 2.3 GiB of float32
+  auto storage = std::make_shared<const Storage>(DType::F32, static_cast<std::size_t>(n) * 4, []() -> ByteView {
+    throw std::runtime_error("the weight was read");
+  });
+  graph::Builder b("huge");
+  auto x = b.input("x", DType::F32, {1, n});
+  b.output(b.mul(x, b.initializer("scale", Tensor(storage, 0, {1, n}, {n, 1}))), "y");
+  const auto g = std::move(b).finish();
+  coreml::WriteOptions o;
+  o.backend = coreml::Backend::NeuralNetwork;
+  o.target = coreml::default_target(coreml::Backend::NeuralNetwork);
+  o.fp16 = false;  // float32 weights: 2.3 GiB
+  o.input_shapes["x"].fixed = {1, n};
+  try {
+    coreml::write_coreml(g, dir / "huge.mlmodel", o);
+    ADD_FAILURE() << "a 2.3 GiB .mlmodel was written";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("2 GiB"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--backend mlprogram"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
 TEST(CoreMLErrors, WhatCoreMLOrTheTargetCannotExpress) {
   TempDir dir;
   const auto g = tiny_graph();

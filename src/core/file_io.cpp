@@ -39,7 +39,9 @@ std::vector<std::byte> read_file(const fs::path& path, std::size_t max_bytes) {
 
 std::string unusable_input_reason(const fs::path& path) {
   std::error_code ec;
-  return fs::exists(path, ec) ? "not a regular file or folder (a device, FIFO or socket)" : "no such file or folder";
+  const auto status = fs::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) return "cannot be read: " + ec.message();
+  return fs::exists(status) ? "not a regular file or folder (a device, FIFO or socket)" : "no such file or folder";
 }
 
 void write_file_atomic(const fs::path& path, std::span<const std::byte> bytes) {

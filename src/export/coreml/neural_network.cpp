@@ -45,7 +45,7 @@ class Lowering {
       if (v.has_blobfilevalue()) {
         // Kept as the checkpoint's view (any float dtype): converted only when its layer is written.
         const Tensor& weight = by_offset.at(v.blobfilevalue().offset())->source;
-        c.tensor = (weight.is_contiguous() ? weight : weight.contiguous()).reshaped(Shape(shape.begin(), shape.end()));
+        c.tensor = weight.contiguous().reshaped(Shape(shape.begin(), shape.end()));
       } else {
         const auto& t = v.immediatevalue().tensor();
         if (t.has_floats()) {

@@ -16,9 +16,15 @@ void check_arrays_against_sidecar(const std::filesystem::path& model, const Name
     return;  // `run` never needed the sidecar; an old or foreign one only means no extra check
   }
   if (sidecar.family != "nnunet") return;
-  const auto& m = sidecar.family_section.value("model", nlohmann::ordered_json::object());
-  const auto input = m.value("input_name", std::string("input"));
-  const auto strides = m.value("stride_product", std::vector<std::int64_t>{});
+  std::string input;
+  std::vector<std::int64_t> strides;
+  try {
+    const auto& m = sidecar.family_section.at("model");
+    input = m.at("input_name").get<std::string>();
+    strides = m.at("stride_product").get<std::vector<std::int64_t>>();
+  } catch (const nlohmann::json::exception&) {
+    return;  // a section this check cannot read: no check, as without a sidecar
+  }
   for (const auto& [name, tensor] : arrays) {
     if (name != input || tensor.ndim() != strides.size() + 2) continue;
     for (std::size_t k = 0; k < strides.size(); ++k) {
