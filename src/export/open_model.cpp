@@ -44,7 +44,14 @@ OpenedModel open_model(const fs::path& path, const runtime::SessionOptions& opti
   const graph::Graph g = coreml::read_coreml(path);
   graph::WriteOptions wo;
   wo.check = false;
-  runtime::Session session(graph::to_model_bytes(g, wo), options);
+  // A graph ONNX Runtime refuses (shapes that do not fit, a bad permutation ...) is the file's fault.
+  runtime::Session session = [&] {
+    try {
+      return runtime::Session(graph::to_model_bytes(g, wo), options);
+    } catch (const InputError& e) {
+      throw InputError(path.string(), std::string("the network it describes is invalid: ") + e.what());
+    }
+  }();
   std::vector<DType> dtypes;
   for (const auto& name : session.input_names()) {
     auto in = std::find_if(g.inputs.begin(), g.inputs.end(), [&](const auto& i) { return i.name == name; });

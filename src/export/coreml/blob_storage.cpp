@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "medport/error.hpp"
 #include "medport/util/atomic_file.hpp"
@@ -200,7 +201,15 @@ std::vector<std::uint64_t> BlobReader::metadata_offsets() const {
 Tensor BlobReader::tensor(std::uint64_t metadata_offset, const Shape& shape) const {
   const Blob b = blob(metadata_offset);
   const DType dtype = b.dtype == BlobDType::Float16 ? DType::F16 : DType::F32;
-  const auto expected = static_cast<std::uint64_t>(shape_numel(shape)) * dtype_size(dtype);
+  // The declared byte count, computed without overflow: anything past the file cannot match.
+  std::uint64_t expected = dtype_size(dtype);
+  for (const auto d : shape) {
+    if (d < 0 || (d != 0 && expected > size_ / static_cast<std::uint64_t>(d))) {
+      expected = std::numeric_limits<std::uint64_t>::max();
+      break;
+    }
+    expected *= static_cast<std::uint64_t>(d);
+  }
   if (expected != b.size)
     throw InputError(path_.string(), "blob at offset " + std::to_string(metadata_offset) + " holds " +
                                          std::to_string(b.size) + " bytes, the program declares " +

@@ -3,6 +3,7 @@
 // types, never from what the writer meant. float16 values are computed in float32 and rounded to
 // float16 after every op that produces one (float16 storage between ops, as on device).
 #include <functional>
+#include <set>
 
 #include "export/coreml/mil_builder.hpp"
 #include "export/coreml/reader.hpp"
@@ -58,6 +59,10 @@ class Reader {
     }
     for (const auto& op : block_.operations()) {
       op_ = &op;
+      if (op.outputs_size() == 0) fail("op '" + op.type() + "' has no outputs");
+      std::set<std::string> outputs;
+      for (const auto& o : op.outputs())
+        if (types_.count(o.name()) || !outputs.insert(o.name()).second) fail("output '" + o.name() + "' is defined twice");
       if (op.type() == "const") {
         read_const(op);
         continue;
@@ -66,6 +71,8 @@ class Reader {
       if (it == handlers().end()) fail("op '" + op.type() + "' is not supported by medport's reader");
       for (const auto& o : op.outputs()) types_[o.name()] = var_type(o.type());
       it->second(*this, op);
+      for (const auto& o : op.outputs())
+        if (!values_.count(o.name())) fail("output '" + o.name() + "' is declared but not computed by the op");
     }
     for (const auto& name : block_.outputs()) {
       Value v = tensor(name);
@@ -94,6 +101,7 @@ class Reader {
     for (auto d : t.shape)
       if (d < 0) fail("const of unknown shape");
     const Shape shape(t.shape.begin(), t.shape.end());
+    const std::int64_t n = declared_numel(file_.spec_path.string(), shape, "const '" + op.outputs(0).name() + "'");
     const auto& v = it->second;
     if (v.has_blobfilevalue()) {
       if (!file_.weights) fail("a weight blob is referenced but the package has no weight.bin");
@@ -102,7 +110,6 @@ class Reader {
         fail("blob dtype differs from the declared type of '" + op.outputs(0).name() + "'");
     } else if (v.has_immediatevalue() && v.immediatevalue().has_tensor()) {
       const auto& tv = v.immediatevalue().tensor();
-      const std::int64_t n = shape_numel(shape);
       auto check = [&](std::int64_t got) {
         if (got != n) fail("const '" + op.outputs(0).name() + "' holds " + std::to_string(got) + " values for shape " + shape_string(shape));
       };
@@ -169,14 +176,32 @@ class Reader {
   std::vector<std::int64_t> ints_or(const mil::Operation& op, const std::string& p, std::vector<std::int64_t> fallback) const {
     return has(op, p) ? ints(op, p) : fallback;
   }
+  // The one value of a scalar parameter (a const holding none is refused).
+  float scalar(const mil::Operation& op, const std::string& p) const {
+    const auto v = param(op, p).tensor.to_f32();
+    if (v.empty()) fail("input '" + p + "' holds no value");
+    return v.front();
+  }
   float scalar_f(const mil::Operation& op, const std::string& p, float fallback) const {
-    return has(op, p) ? param(op, p).tensor.to_f32().at(0) : fallback;
+    return has(op, p) ? scalar(op, p) : fallback;
   }
   std::int64_t scalar_i(const mil::Operation& op, const std::string& p, std::int64_t fallback) const {
-    return has(op, p) ? ints(op, p).at(0) : fallback;
+    if (!has(op, p)) return fallback;
+    const auto v = ints(op, p);
+    if (v.empty()) fail("input '" + p + "' holds no value");
+    return v.front();
   }
   bool scalar_b(const mil::Operation& op, const std::string& p, bool fallback) const {
-    return has(op, p) ? param(op, p).tensor.to_f32().at(0) != 0.0f : fallback;
+    return has(op, p) ? scalar(op, p) != 0.0f : fallback;
+  }
+  // Ranks and lengths the op needs (what would otherwise index past a vector).
+  void require_rank(const std::vector<std::int64_t>& shape, std::size_t at_least, const std::string& what) const {
+    if (shape.size() < at_least)
+      fail(what + " of rank " + std::to_string(shape.size()) + " (needs rank " + std::to_string(at_least) + " or more)");
+  }
+  void require_length(const std::vector<std::int64_t>& values, std::size_t n, const std::string& what) const {
+    if (values.size() != n)
+      fail(what + " has " + std::to_string(values.size()) + " values (expected " + std::to_string(n) + ")");
   }
   std::string text(const mil::Operation& op, const std::string& p, const std::string& fallback) const {
     if (!has(op, p)) return fallback;
@@ -200,7 +225,7 @@ class Reader {
   Value i64(const Value& v) { return v.dtype() == DType::I64 ? v : b_.cast(v, DType::I64); }
   const VarType& type_of(const std::string& name) const {
     auto it = types_.find(name);
-    if (it == types_.end()) fail("no type known for '" + name + "'");
+    if (it == types_.end()) fail("'" + name + "' is used before it is defined");
     return it->second;
   }
   std::vector<std::int64_t> in_shape(const mil::Operation& op, const std::string& p = "x") const {
@@ -244,18 +269,28 @@ class Reader {
   // ---- op groups -----------------------------------------------------------------------------
   void conv(const mil::Operation& op, bool transposed) {
     const auto xs = in_shape(op);
+    require_rank(xs, 3, "input");
     const std::size_t spatial = xs.size() - 2;
     const Const& w = param(op, "weight");
     const Shape& ws = w.tensor.shape();
+    if (ws.size() != xs.size())
+      fail("weight of rank " + std::to_string(ws.size()) + " for an input of rank " + std::to_string(xs.size()));
+    require_positive(file_.spec_path.string(), Shape(ws.begin() + 2, ws.end()), "kernel size");
     std::vector<Attribute> attrs{
         Attribute::make_ints("kernel_shape", Shape(ws.begin() + 2, ws.end())),
         Attribute::make_ints("strides", ints_or(op, "strides", std::vector<std::int64_t>(spatial, 1))),
         Attribute::make_ints("dilations", ints_or(op, "dilations", std::vector<std::int64_t>(spatial, 1))),
         Attribute::make_ints("pads", onnx_pads(op, spatial)),
         Attribute::make_int("group", scalar_i(op, "groups", 1))};
+    require_length(attrs[1].ints, spatial, "strides");
+    require_length(attrs[2].ints, spatial, "dilations");
+    require_positive(file_.spec_path.string(), attrs[1].ints, "stride");
+    require_positive(file_.spec_path.string(), attrs[2].ints, "dilation");
+    require_positive(file_.spec_path.string(), {attrs[4].i}, "groups");
     if (transposed) {
       // output_padding makes the declared output size exact.
       const auto out = var_type(op.outputs(0).type()).shape;
+      if (out.size() != xs.size()) fail("conv_transpose output of rank " + std::to_string(out.size()));
       const auto strides = attrs[1].ints, dil = attrs[2].ints, pads = attrs[3].ints;
       std::vector<std::int64_t> extra(spatial, 0);
       for (std::size_t i = 0; i < spatial; ++i) {
@@ -272,11 +307,17 @@ class Reader {
   }
 
   void pool(const mil::Operation& op, bool average) {
-    const std::size_t spatial = in_shape(op).size() - 2;
+    const auto xs = in_shape(op);
+    require_rank(xs, 3, "input");
+    const std::size_t spatial = xs.size() - 2;
     std::vector<Attribute> attrs{Attribute::make_ints("kernel_shape", ints(op, "kernel_sizes")),
                                  Attribute::make_ints("strides", ints_or(op, "strides", std::vector<std::int64_t>(spatial, 1))),
                                  Attribute::make_ints("pads", onnx_pads(op, spatial)),
                                  Attribute::make_int("ceil_mode", scalar_b(op, "ceil_mode", false))};
+    require_length(attrs[0].ints, spatial, "kernel_sizes");
+    require_length(attrs[1].ints, spatial, "strides");
+    require_positive(file_.spec_path.string(), attrs[0].ints, "kernel size");
+    require_positive(file_.spec_path.string(), attrs[1].ints, "stride");
     if (average) attrs.push_back(Attribute::make_int("count_include_pad", !scalar_b(op, "exclude_padding_from_average", false)));
     set(op, node(average ? "AveragePool" : "MaxPool", {x(op)}, attrs));
   }
@@ -296,6 +337,7 @@ class Reader {
 
   void resize_scales(const mil::Operation& op, const std::string& mode, const std::string& coord) {
     const auto xs = in_shape(op);
+    require_rank(xs, 2, "input");
     const auto out = var_type(op.outputs(0).type()).shape;
     std::vector<float> scales(xs.size(), 1.0f);
     scales[xs.size() - 2] = scalar_f(op, "scale_factor_height", 1.0f);
@@ -335,6 +377,7 @@ const std::map<std::string, Reader::Handler>& Reader::handlers() {
     t["layer_norm"] = [](Reader& r, const mil::Operation& op) {
       const auto rank = static_cast<std::int64_t>(r.in_shape(op).size());
       auto axes = r.ints(op, "axes");
+      if (axes.empty()) r.fail("layer_norm over no axes");
       for (auto& a : axes) a = a < 0 ? a + rank : a;
       std::sort(axes.begin(), axes.end());
       for (std::size_t i = 0; i < axes.size(); ++i)
@@ -412,6 +455,7 @@ const std::map<std::string, Reader::Handler>& Reader::handlers() {
       auto prep = [&](const std::string& p, const std::string& flag) {
         Value v = r.x(op, p);
         if (!r.scalar_b(op, flag, false)) return v;
+        r.require_rank(r.in_shape(op, p), 2, "transposed matmul input '" + p + "'");
         const auto rank = static_cast<std::int64_t>(r.in_shape(op, p).size());
         std::vector<std::int64_t> perm;
         for (std::int64_t i = 0; i < rank; ++i) perm.push_back(i);
@@ -444,12 +488,19 @@ const std::map<std::string, Reader::Handler>& Reader::handlers() {
       const auto xs = r.in_shape(op);
       std::int64_t axis = r.scalar_i(op, "axis", 0);
       if (axis < 0) axis += static_cast<std::int64_t>(xs.size());
+      if (axis < 0 || axis >= static_cast<std::int64_t>(xs.size())) r.fail("split axis outside the input's rank");
       std::vector<std::int64_t> sizes;
       if (r.has(op, "split_sizes")) {
         sizes = r.ints(op, "split_sizes");
       } else {
-        for (const auto& o : op.outputs()) sizes.push_back(var_type(o.type()).shape.at(static_cast<std::size_t>(axis)));
+        for (const auto& o : op.outputs()) {
+          const auto os = var_type(o.type()).shape;
+          if (os.size() != xs.size()) r.fail("split output '" + o.name() + "' of another rank than its input");
+          sizes.push_back(os[static_cast<std::size_t>(axis)]);
+        }
       }
+      if (sizes.size() != static_cast<std::size_t>(op.outputs_size()))
+        r.fail("split into " + std::to_string(sizes.size()) + " parts declares " + std::to_string(op.outputs_size()) + " outputs");
       const auto parts = r.b_.split(r.x(op), axis, sizes);
       for (int i = 0; i < op.outputs_size(); ++i) r.set(op, parts.at(static_cast<std::size_t>(i)), i);
     };
@@ -458,6 +509,11 @@ const std::map<std::string, Reader::Handler>& Reader::handlers() {
       const auto rank = xs.size();
       const auto begin = r.ints(op, "begin"), end = r.ints(op, "end");
       const auto stride = r.ints_or(op, "stride", std::vector<std::int64_t>(rank, 1));
+      r.require_length(begin, rank, "begin");
+      r.require_length(end, rank, "end");
+      r.require_length(stride, rank, "stride");
+      for (const auto s : stride)
+        if (s == 0) r.fail("slice stride 0");
       auto mask = [&](const std::string& p) {
         std::vector<bool> m(rank, false);
         if (r.has(op, p)) {
@@ -512,6 +568,8 @@ const std::map<std::string, Reader::Handler>& Reader::handlers() {
     t["pad"] = [](Reader& r, const mil::Operation& op) {
       const auto p = r.ints(op, "pad");
       const auto rank = r.in_shape(op).size();
+      if (p.size() % 2 != 0 || p.size() / 2 > rank)
+        r.fail("pad has " + std::to_string(p.size()) + " values for an input of rank " + std::to_string(rank));
       std::vector<std::int64_t> pads(2 * rank, 0);
       const std::size_t first = rank - p.size() / 2;  // MIL pads the last len(pad)/2 axes
       for (std::size_t i = 0; i < p.size() / 2; ++i) {

@@ -73,7 +73,7 @@ class NnReader {
   }
   std::string hint(const Layer& l) const { return mil_identifier(l.name()); }
   Tensor weights(const spec::WeightParams& w, const Shape& shape) const {
-    const auto n = static_cast<std::size_t>(shape_numel(shape));
+    const auto n = static_cast<std::size_t>(declared_numel(file_.spec_path.string(), shape, "layer '" + layer_->name() + "' weights"));
     if (w.floatvalue_size() > 0) {
       if (static_cast<std::size_t>(w.floatvalue_size()) != n) fail("weights hold " + std::to_string(w.floatvalue_size()) + " values, expected " + std::to_string(n));
       return Tensor::from_f32(shape, std::span(w.floatvalue().data(), n));
@@ -89,11 +89,31 @@ class NnReader {
     return it->second;
   }
 
+  // A list of two positive sizes (kernel, stride, dilation); when the field is empty, Core ML's
+  // default (kernel 3x3, stride and dilation 1).
+  std::vector<std::int64_t> pair_of(const google::protobuf::RepeatedField<std::uint64_t>& field, const std::string& what,
+                                    std::int64_t fallback) const {
+    std::vector<std::int64_t> v;
+    for (const auto x : field) {
+      if (x > std::uint64_t{1} << 31) fail(what + " " + std::to_string(x) + " is out of range");
+      v.push_back(static_cast<std::int64_t>(x));
+    }
+    if (v.empty()) v = {fallback, fallback};
+    if (v.size() != 2) fail(what + " has " + std::to_string(v.size()) + " values (expected 2)");
+    require_positive(file_.spec_path.string(), v, what);
+    return v;
+  }
+  void require_rank(const std::vector<std::int64_t>& shape, std::size_t at_least, const std::string& what) const {
+    if (shape.size() < at_least)
+      fail(what + " of rank " + std::to_string(shape.size()) + " (needs rank " + std::to_string(at_least) + " or more)");
+  }
+
   void convolution(const Layer& l) {
     const auto& c = l.convolution();
     const bool de = c.isdeconvolution();
     const auto g = static_cast<std::int64_t>(std::max<std::uint64_t>(c.ngroups(), 1));
-    const auto kh = static_cast<std::int64_t>(c.kernelsize(0)), kw = static_cast<std::int64_t>(c.kernelsize(1));
+    const auto kernel = pair_of(c.kernelsize(), "kernel size", 3);
+    const auto kh = kernel[0], kw = kernel[1];
     const auto out_ch = static_cast<std::int64_t>(c.outputchannels()), kc = static_cast<std::int64_t>(c.kernelchannels());
     const Shape ws = de ? Shape{kc, out_ch / g, kh, kw} : Shape{out_ch, kc, kh, kw};
     std::vector<std::int64_t> pads(4, 0);
@@ -104,14 +124,9 @@ class NnReader {
         pads[static_cast<std::size_t>(a + 2)] = static_cast<std::int64_t>(b[a].endedgesize());
       }
     }
-    auto list = [](const auto& field, std::int64_t fallback) {
-      std::vector<std::int64_t> v(field.begin(), field.end());
-      if (v.empty()) v = {fallback, fallback};
-      return v;
-    };
     std::vector<Attribute> attrs{Attribute::make_ints("kernel_shape", {kh, kw}),
-                                 Attribute::make_ints("strides", list(c.stride(), 1)),
-                                 Attribute::make_ints("dilations", list(c.dilationfactor(), 1)),
+                                 Attribute::make_ints("strides", pair_of(c.stride(), "stride", 1)),
+                                 Attribute::make_ints("dilations", pair_of(c.dilationfactor(), "dilation", 1)),
                                  Attribute::make_ints("pads", pads), Attribute::make_int("group", g)};
     Value x = in(l);
     if (de && c.outputshape_size() == 2) attrs.push_back(Attribute::make_ints("output_padding", output_padding(x, attrs, c.outputshape())));
@@ -123,6 +138,8 @@ class NnReader {
   std::vector<std::int64_t> output_padding(const Value& x, const std::vector<Attribute>& attrs,
                                            const google::protobuf::RepeatedField<std::uint64_t>& out) {
     const auto xs = shape_of(x);
+    if (xs.size() != 2 + static_cast<std::size_t>(out.size()))
+      fail("deconvolution input of rank " + std::to_string(xs.size()) + " for an outputShape of " + std::to_string(out.size()));
     const std::size_t sp = xs.size() - 2;
     std::vector<std::int64_t> extra(sp, 0);
     for (std::size_t i = 0; i < sp; ++i) {
@@ -142,6 +159,8 @@ class NnReader {
     const Shape ws = de ? Shape{c.inputchannels(), c.outputchannels() / g, k[0], k[1], k[2]}
                         : Shape{c.outputchannels(), c.inputchannels() / g, k[0], k[1], k[2]};
     if (c.paddingtype() != spec::Convolution3DLayerParams::CUSTOM) fail("3-D padding other than custom");
+    require_positive(file_.spec_path.string(), k, "kernel size");
+    require_positive(file_.spec_path.string(), {c.stridedepth(), c.strideheight(), c.stridewidth()}, "stride");
     std::vector<Attribute> attrs{
         Attribute::make_ints("kernel_shape", k),
         Attribute::make_ints("strides", {c.stridedepth(), c.strideheight(), c.stridewidth()}),
@@ -170,8 +189,8 @@ class NnReader {
       pads[static_cast<std::size_t>(a)] = static_cast<std::int64_t>(b[a].startedgesize());
       pads[static_cast<std::size_t>(a + 2)] = static_cast<std::int64_t>(b[a].endedgesize());
     }
-    std::vector<Attribute> attrs{Attribute::make_ints("kernel_shape", {p.kernelsize().begin(), p.kernelsize().end()}),
-                                 Attribute::make_ints("strides", {p.stride().begin(), p.stride().end()}),
+    std::vector<Attribute> attrs{Attribute::make_ints("kernel_shape", pair_of(p.kernelsize(), "kernel size", 3)),
+                                 Attribute::make_ints("strides", pair_of(p.stride(), "stride", 1)),
                                  Attribute::make_ints("pads", pads)};
     if (avg) attrs.push_back(Attribute::make_int("count_include_pad", !p.avgpoolexcludepadding()));
     set(l, b_.op1(avg ? "AveragePool" : "MaxPool", {in(l)}, attrs, hint(l)));
@@ -181,6 +200,8 @@ class NnReader {
     const auto& p = l.pooling3d();
     const bool avg = p.type() == spec::Pooling3DLayerParams::AVERAGE;
     if (p.paddingtype() != spec::Pooling3DLayerParams::CUSTOM) fail("3-D pooling padding other than custom");
+    require_positive(file_.spec_path.string(), {p.kerneldepth(), p.kernelheight(), p.kernelwidth()}, "kernel size");
+    require_positive(file_.spec_path.string(), {p.stridedepth(), p.strideheight(), p.stridewidth()}, "stride");
     std::vector<Attribute> attrs{
         Attribute::make_ints("kernel_shape", {p.kerneldepth(), p.kernelheight(), p.kernelwidth()}),
         Attribute::make_ints("strides", {p.stridedepth(), p.strideheight(), p.stridewidth()}),
@@ -288,6 +309,7 @@ const std::map<int, NnReader::Handler>& NnReader::handlers() {
       const auto& m = l.batchedmatmul();
       auto prep = [&](Value v, bool transpose) {
         if (!transpose) return v;
+        r.require_rank(r.shape_of(v), 2, "transposed matmul input");
         const auto rank = static_cast<std::int64_t>(r.shape_of(v).size());
         std::vector<std::int64_t> perm;
         for (std::int64_t i = 0; i < rank; ++i) perm.push_back(i);
@@ -327,13 +349,19 @@ const std::map<int, NnReader::Handler>& NnReader::handlers() {
     t[Layer::kSplitND] = [](NnReader& r, const Layer& l) {
       const auto& s = l.splitnd();
       if (s.splitsizes_size() == 0) r.fail("splitND without sizes");
+      if (s.splitsizes_size() != l.output_size())
+        r.fail("splitND into " + std::to_string(s.splitsizes_size()) + " parts declares " + std::to_string(l.output_size()) + " outputs");
       const auto parts = r.b_.split(r.in(l), s.axis(), {s.splitsizes().begin(), s.splitsizes().end()}, r.hint(l));
       for (int i = 0; i < l.output_size(); ++i) r.set(l, parts.at(static_cast<std::size_t>(i)), i);
     };
     t[Layer::kSliceStatic] = [](NnReader& r, const Layer& l) {
       const auto& s = l.slicestatic();
+      const int rank = s.beginids_size();
+      if (s.endids_size() != rank || s.strides_size() != rank || s.beginmasks_size() != rank || s.endmasks_size() != rank)
+        r.fail("sliceStatic with begin, end, stride and mask lists of different lengths");
       std::vector<std::int64_t> starts, ends, axes, steps, squeeze;
-      for (int a = 0; a < s.beginids_size(); ++a) {
+      for (int a = 0; a < rank; ++a) {
+        if (s.strides(a) == 0) r.fail("sliceStatic stride 0");
         const std::int64_t step = s.strides(a);
         std::int64_t b = s.beginmasks(a) ? (step > 0 ? 0 : std::numeric_limits<std::int64_t>::max()) : s.beginids(a);
         std::int64_t e = s.endmasks(a) ? (step > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min())
@@ -397,7 +425,9 @@ const std::map<int, NnReader::Handler>& NnReader::handlers() {
             u.linearupsamplemode() == spec::UpsampleLayerParams::ALIGN_CORNERS_TRUE ? "align_corners" : "half_pixel";
         if (u.linearupsamplemode() == spec::UpsampleLayerParams::DEFAULT) r.fail("bilinear upsample in the DEFAULT mode");
       }
-      const auto rank = r.shape_of(r.in(l)).size();
+      const auto in_shape = r.shape_of(r.in(l));
+      r.require_rank(in_shape, 2, "upsample input");
+      const auto rank = in_shape.size();
       std::vector<float> scales(rank, 1.0f);
       scales[rank - 2] = static_cast<float>(u.scalingfactor(0));
       scales[rank - 1] = static_cast<float>(u.scalingfactor(1));

@@ -1,9 +1,27 @@
 #include "export/coreml/reader.hpp"
 
+#include <limits>
+
 #include "medport/error.hpp"
 #include "medport/export/coreml.hpp"
 
 namespace medport::coreml {
+
+std::int64_t declared_numel(const std::string& file, const Shape& shape, const std::string& what) {
+  std::int64_t n = 1;
+  for (const auto d : shape) {
+    if (d < 0) throw InputError(file, what + " declares a negative dimension in " + shape_string(shape));
+    if (d != 0 && n > std::numeric_limits<std::int64_t>::max() / d)
+      throw InputError(file, what + " declares shape " + shape_string(shape) + ": too large");
+    n *= d;
+  }
+  return n;
+}
+
+void require_positive(const std::string& file, const std::vector<std::int64_t>& values, const std::string& what) {
+  for (const auto v : values)
+    if (v < 1) throw InputError(file, what + " " + std::to_string(v) + " (must be at least 1)");
+}
 
 graph::Graph read_coreml(const std::filesystem::path& path) {
   const SpecFile file = open_spec(path);

@@ -8,4 +8,11 @@ namespace medport::coreml {
 graph::Graph read_ml_program(const SpecFile& file);
 graph::Graph read_neural_network(const SpecFile& file);
 
+// The element count of a shape a file declares; a negative dimension or a count past int64 is
+// refused as the file's fault ("`what` declares shape ...: too large").
+std::int64_t declared_numel(const std::string& file, const Shape& shape, const std::string& what);
+
+// Refuses a kernel size, stride or dilation below 1 (a division by zero further on).
+void require_positive(const std::string& file, const std::vector<std::int64_t>& values, const std::string& what);
+
 }  // namespace medport::coreml

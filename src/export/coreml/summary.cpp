@@ -66,8 +66,12 @@ ModelSummary summarize_coreml(const std::filesystem::path& path) {
     for (const auto& op : block.operations()) {
       if (op.type() == "const") {
         ++s.const_ops;
-        const auto& v = op.attributes().at("val");
+        const auto val = op.attributes().find("val");
+        if (val == op.attributes().end()) throw InputError(file.spec_path.string(), "a const without a value");
+        const auto& v = val->second;
         if (v.has_blobfilevalue()) {
+          if (!file.weights)
+            throw InputError(file.spec_path.string(), "a weight blob is referenced but the package has no weight.bin");
           const auto b = file.weights->blob(v.blobfilevalue().offset());
           s.weight_bytes += b.size;
           s.weight_elements += static_cast<std::int64_t>(b.size / blob_dtype_size(b.dtype));
