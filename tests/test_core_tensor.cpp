@@ -184,3 +184,10 @@ TEST(Tensor, HalfPrecisionConvertsToFloat32ElementByElement) {
 }
 
 }  // namespace
+
+TEST(Tensor, FromBytesRefusesAByteCountThatWouldWrap) {
+  // 2^62 float32 elements are 2^64 bytes, which wraps to 0 in 64 bits.
+  EXPECT_THROW(Tensor::from_bytes(DType::F32, {std::int64_t{1} << 62}, {}), std::invalid_argument);
+  EXPECT_THROW(Tensor::from_bytes(DType::F64, {std::int64_t{1} << 31, std::int64_t{1} << 30}, {}), std::invalid_argument);
+  EXPECT_EQ(Tensor::from_bytes(DType::F32, {0, 5}, {}).numel(), 0);
+}

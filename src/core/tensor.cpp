@@ -143,8 +143,10 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
 }
 
 Tensor Tensor::from_bytes(DType dtype, Shape shape, std::span<const std::byte> bytes) {
-  const auto n = shape_numel(shape);
-  if (bytes.size() != static_cast<std::size_t>(n) * dtype_size(dtype))
+  const auto n = static_cast<std::uint64_t>(shape_numel(shape));
+  const std::size_t item = dtype_size(dtype);
+  // n * item could wrap (2^62 float32 elements are "0 bytes"): compare by division first.
+  if (n > std::numeric_limits<std::size_t>::max() / item || bytes.size() != n * item)
     throw std::invalid_argument("byte count does not match shape " + shape_string(shape));
   auto storage = std::make_shared<Storage>(dtype, std::vector<std::byte>(bytes.begin(), bytes.end()));
   auto strides = contiguous_strides(shape);
