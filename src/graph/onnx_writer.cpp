@@ -11,6 +11,7 @@
 
 #include "medport/util/atomic_file.hpp"
 #include "onnx_stream.hpp"
+#include "protobuf_pieces.hpp"
 #include "output_shapes.hpp"
 #include "medport/error.hpp"
 #include "medport/util/file_io.hpp"
@@ -25,7 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::uint64_t kExternalAlignment = 4096;
-constexpr std::size_t kProtobufLimit = static_cast<std::size_t>(INT_MAX);
+using detail::kProtobufLimit;
 
 void fill_tensor_header(onnx::TensorProto& proto, const std::string& name, const Tensor& tensor) {
   if (!name.empty()) proto.set_name(name);

@@ -4,11 +4,15 @@
 // public header.
 #include <google/protobuf/message.h>
 
+#include <climits>
 #include <cstddef>
 #include <span>
 #include <string>
 
 namespace medport::graph::detail {
+
+// The largest message protobuf serializes or parses (its sizes are int).
+inline constexpr std::size_t kProtobufLimit = static_cast<std::size_t>(INT_MAX);
 
 // Protobuf's deterministic serialization of `message` (map entries sorted).
 std::string serialized(const google::protobuf::Message& message);

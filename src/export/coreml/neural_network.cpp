@@ -165,7 +165,7 @@ class Lowering {
   // `w` belongs to the layer added last; its values are converted while that layer is written.
   void weights(spec::WeightParams* w, const Tensor& t) {
     build_.weights.push_back({nn_->layers_size() - 1, w, t, options_.fp16});
-    build_.weight_bytes += static_cast<std::size_t>(t.numel()) * (options_.fp16 ? 2 : 4);
+    build_.weight_bytes += payload_bytes(build_.weights.back());
   }
   spec::ActivationParams* activation(const mil::Operation& op) {
     return layer1("activation", op, {x(op)}, 1)->mutable_activation();

@@ -1,7 +1,5 @@
 #include "export/coreml/nn_weights.hpp"
 
-#include <cstring>
-#include <limits>
 #include <stdexcept>
 
 #include "graph/protobuf_pieces.hpp"
@@ -15,18 +13,15 @@ namespace {
 
 using graph::detail::bytes_of;
 using graph::detail::field_prefix;
+using graph::detail::kProtobufLimit;
 using graph::detail::serialized;
 
 void fill(const LayerWeight& w) {
-  const auto values = w.source.to_f32();
   if (w.fp16) {
-    std::string bytes(2 * values.size(), '\0');
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      const std::uint16_t h = float_to_half(values[i]);
-      std::memcpy(bytes.data() + 2 * i, &h, 2);
-    }
-    w.params->set_float16value(std::move(bytes));
+    const Tensor half = w.source.to(DType::F16);
+    w.params->set_float16value(reinterpret_cast<const char*>(half.raw_data()), half.nbytes());
   } else {
+    const auto values = w.source.to_f32();
     w.params->mutable_floatvalue()->Add(values.begin(), values.end());
   }
 }
@@ -43,10 +38,6 @@ void fill_placeholder(const LayerWeight& w) {
 
 // Clear() would keep the buffers' capacity; swapping with a fresh message frees them.
 void drop(const LayerWeight& w) { spec::WeightParams().Swap(w.params); }
-
-std::size_t payload_bytes(const LayerWeight& w) {
-  return static_cast<std::size_t>(w.source.numel()) * (w.fp16 ? 2 : 4);
-}
 
 // One layer's weights while they are in it: dropped again however the scope is left, so the model
 // comes back as it came even when converting a weight throws.
@@ -83,6 +74,8 @@ class LayersSetAside {
 
 }  // namespace
 
+std::size_t payload_bytes(const LayerWeight& w) { return static_cast<std::size_t>(w.source.numel()) * (w.fp16 ? 2 : 4); }
+
 void write_neural_network_file(spec::Model& model, const std::vector<LayerWeight>& weights,
                                const std::filesystem::path& path) {
   auto* nn = model.mutable_neuralnetwork();
@@ -97,7 +90,6 @@ void write_neural_network_file(spec::Model& model, const std::vector<LayerWeight
     throw UsageError(path.string() + ": the NeuralNetwork model would take at least " + std::to_string(bytes) +
                      " bytes, beyond protobuf's 2 GiB limit for a .mlmodel; use --backend mlprogram (weights in weight.bin)");
   };
-  constexpr auto kProtobufLimit = static_cast<std::size_t>(std::numeric_limits<int>::max());
   if (all_payload > kProtobufLimit) refuse_size(all_payload);
 
   // Each layer's length, from placeholders. A weight whose WeightParams lies outside its layer

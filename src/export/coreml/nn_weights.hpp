@@ -19,6 +19,9 @@ struct LayerWeight {
   bool fp16 = false;                     // float16Value bytes, else floatValue
 };
 
+// The bytes of the values `w` puts into its WeightParams (float16 or float32).
+std::size_t payload_bytes(const LayerWeight& w);
+
 // Writes `model`, whose NeuralNetwork weights are listed in `weights`, atomically to `path`. The
 // model is left as it came (weights still empty).
 void write_neural_network_file(spec::Model& model, const std::vector<LayerWeight>& weights,
