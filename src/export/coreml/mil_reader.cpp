@@ -196,12 +196,10 @@ class Reader {
   }
   // Ranks and lengths the op needs (what would otherwise index past a vector).
   void require_rank(const std::vector<std::int64_t>& shape, std::size_t at_least, const std::string& what) const {
-    if (shape.size() < at_least)
-      fail(what + " of rank " + std::to_string(shape.size()) + " (needs rank " + std::to_string(at_least) + " or more)");
+    if (const auto fault = rank_fault(shape, at_least, what); !fault.empty()) fail(fault);
   }
   void require_length(const std::vector<std::int64_t>& values, std::size_t n, const std::string& what) const {
-    if (values.size() != n)
-      fail(what + " has " + std::to_string(values.size()) + " values (expected " + std::to_string(n) + ")");
+    if (const auto fault = length_fault(values.size(), n, what); !fault.empty()) fail(fault);
   }
   std::string text(const mil::Operation& op, const std::string& p, const std::string& fallback) const {
     if (!has(op, p)) return fallback;

@@ -99,13 +99,12 @@ class NnReader {
       v.push_back(static_cast<std::int64_t>(x));
     }
     if (v.empty()) v = {fallback, fallback};
-    if (v.size() != 2) fail(what + " has " + std::to_string(v.size()) + " values (expected 2)");
+    if (const auto fault = length_fault(v.size(), 2, what); !fault.empty()) fail(fault);
     require_positive(file_.spec_path.string(), v, what);
     return v;
   }
   void require_rank(const std::vector<std::int64_t>& shape, std::size_t at_least, const std::string& what) const {
-    if (shape.size() < at_least)
-      fail(what + " of rank " + std::to_string(shape.size()) + " (needs rank " + std::to_string(at_least) + " or more)");
+    if (const auto fault = rank_fault(shape, at_least, what); !fault.empty()) fail(fault);
   }
 
   void convolution(const Layer& l) {

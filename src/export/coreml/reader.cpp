@@ -18,6 +18,16 @@ std::int64_t declared_numel(const std::string& file, const Shape& shape, const s
   return n;
 }
 
+std::string rank_fault(const std::vector<std::int64_t>& shape, std::size_t at_least, const std::string& what) {
+  if (shape.size() >= at_least) return {};
+  return what + " of rank " + std::to_string(shape.size()) + " (needs rank " + std::to_string(at_least) + " or more)";
+}
+
+std::string length_fault(std::size_t got, std::size_t expected, const std::string& what) {
+  if (got == expected) return {};
+  return what + " has " + std::to_string(got) + " values (expected " + std::to_string(expected) + ")";
+}
+
 void require_positive(const std::string& file, const std::vector<std::int64_t>& values, const std::string& what) {
   for (const auto v : values)
     if (v < 1) throw InputError(file, what + " " + std::to_string(v) + " (must be at least 1)");
