@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "medport/error.hpp"
+#include "medport/models/nnunet/graph.hpp"
 #include "medport/server/http_error.hpp"
 #include "medport/server/json_body.hpp"
 #include "medport/server/oip_codec.hpp"
@@ -85,10 +86,9 @@ void check_inputs(const ServedModel& m, const InferRequest& request) {
     }
     if (m.family() == "nnunet") {
       const auto& strides = m.segmenter().info.stride_product;
-      for (std::size_t k = 0; k < strides.size() && k + 2 < shape.size(); ++k)
-        if (strides[k] > 0 && shape[k + 2] % strides[k] != 0)
-          throw HttpError(400, "input '" + in.name + "' spatial axis " + std::to_string(k) + " must be a multiple of " +
-                                   std::to_string(strides[k]) + " for this network");
+      if (const auto k = models::nnunet::misfit_spatial_axis(shape, strides))
+        throw HttpError(400, "input '" + in.name + "' spatial axis " + std::to_string(*k) + " must be a multiple of " +
+                                 std::to_string(strides[*k]) + " for this network");
     }
   }
   for (const auto& s : specs) {

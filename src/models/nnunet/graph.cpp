@@ -156,4 +156,10 @@ graph::Graph build_graph(const Architecture& arch, const Weights& weights, const
   return std::move(b).finish();
 }
 
+std::optional<std::size_t> misfit_spatial_axis(const Shape& input_shape, std::span<const std::int64_t> stride_product) {
+  for (std::size_t k = 0; k < stride_product.size() && k + 2 < input_shape.size(); ++k)
+    if (stride_product[k] > 0 && input_shape[k + 2] % stride_product[k] != 0) return k;
+  return std::nullopt;
+}
+
 }  // namespace medport::models::nnunet

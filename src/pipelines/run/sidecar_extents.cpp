@@ -1,6 +1,7 @@
 #include <nlohmann/json.hpp>
 
 #include "medport/error.hpp"
+#include "medport/models/nnunet/graph.hpp"
 #include "medport/models/sidecar.hpp"
 #include "medport/pipelines/run.hpp"
 
@@ -27,14 +28,11 @@ void check_arrays_against_sidecar(const std::filesystem::path& model, const Name
   }
   for (const auto& [name, tensor] : arrays) {
     if (name != input || tensor.ndim() != strides.size() + 2) continue;
-    for (std::size_t k = 0; k < strides.size(); ++k) {
-      const std::int64_t extent = tensor.shape()[k + 2];
-      if (strides[k] > 0 && extent % strides[k] != 0)
-        throw InputError(source, "array '" + name + "' " + shape_string(tensor.shape()) + ": spatial axis " +
-                                     std::to_string(k) + " is " + std::to_string(extent) +
-                                     ", this nnU-Net needs multiples of " + std::to_string(strides[k]) +
-                                     " (medport segment pads images itself)");
-    }
+    if (const auto k = models::nnunet::misfit_spatial_axis(tensor.shape(), strides))
+      throw InputError(source, "array '" + name + "' " + shape_string(tensor.shape()) + ": spatial axis " +
+                                   std::to_string(*k) + " is " + std::to_string(tensor.shape()[*k + 2]) +
+                                   ", this nnU-Net needs multiples of " + std::to_string(strides[*k]) +
+                                   " (medport segment pads images itself)");
   }
 }
 

@@ -2,6 +2,8 @@
 // nnU-Net v2 network -> graph::Graph, op for op what dynamic_network_architectures computes in
 // eval mode: input "input" (N, C, *spatial), output "logits" (N, classes, *spatial); batch and
 // spatial axes are dynamic (spatial sizes must be multiples of Architecture::stride_product()).
+#include <optional>
+#include <span>
 #include <string>
 
 #include "medport/graph/ir.hpp"
@@ -21,6 +23,10 @@ struct GraphOptions {
 };
 
 graph::Graph build_graph(const Architecture& arch, const Weights& weights, const GraphOptions& options = {});
+
+// The first spatial axis k (the input's axis k + 2) whose extent is not a multiple of the network's
+// stride product there (entries 0 or below: no constraint); nullopt when every one fits.
+std::optional<std::size_t> misfit_spatial_axis(const Shape& input_shape, std::span<const std::int64_t> stride_product);
 
 // The app-ready model (--app): input "image" (1, C, *patch_size) of raw pixels, nnU-Net's
 // per-channel normalization inside (ZScore over the patch, CT clipping with the dataset's
