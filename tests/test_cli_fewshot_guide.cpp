@@ -85,6 +85,11 @@ class CliFewshotGuide : public medport::testing::IrisCliTest {
 
   static fs::path pool() { return tmp_->path() / "pool"; }
   static std::string q() { return (data() / "query.npy").string(); }
+  // fewshot with a config file over the support pool, one query, results into OUT/res.
+  static medport::testing::CommandResult with_config(const fs::path& config, const fs::path& out) {
+    return run_medport({"fewshot", model().string(), "--config", config.string(), "--support-dir", pool().string(), "--query",
+                        q(), "-o", (out / "res").string()});
+  }
   static std::vector<std::string> one_shot(const fs::path& out) {
     return {"fewshot", model().string(), "--support", (data() / "support.npy").string(), "--support-mask",
             (data() / "support_mask.npy").string(), "--query", q(), "-o", out.string(), "--normalize", "none",
@@ -134,19 +139,16 @@ TEST_F(CliFewshotGuide, TheGuidesExampleConfigurationRunsUnchanged) {
 TEST_F(CliFewshotGuide, UnknownOrDoubledKeysAreRefusedByName) {
   TempDir out;
   std::ofstream(out / "typo.yaml") << "inference:\n  stratgy: ensemble\n";
-  auto r = run_medport({"fewshot", model().string(), "--config", (out / "typo.yaml").string(), "--support-dir", pool().string(),
-                        "--query", q(), "-o", (out / "res").string()});
+  auto r = with_config(out / "typo.yaml", out.path());
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_TRUE(contains(r.err, "typo.yaml")) << r.err;
   EXPECT_TRUE(contains(r.err, "'inference.stratgy': unknown key")) << r.err;
   std::ofstream(out / "twice.yaml") << "strategy: one-shot\ninference:\n  strategy: ensemble\n";
-  r = run_medport({"fewshot", model().string(), "--config", (out / "twice.yaml").string(), "--support-dir", pool().string(),
-                   "--query", q(), "-o", (out / "res").string()});
+  r = with_config(out / "twice.yaml", out.path());
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_TRUE(contains(r.err, "'inference.strategy'") && contains(r.err, "'strategy'")) << r.err;
   std::ofstream(out / "dicom.yaml") << "output:\n  format: dicom\n";
-  r = run_medport({"fewshot", model().string(), "--config", (out / "dicom.yaml").string(), "--support-dir", pool().string(),
-                   "--query", q(), "-o", (out / "res").string()});
+  r = with_config(out / "dicom.yaml", out.path());
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_TRUE(contains(r.err, "DICOM")) << r.err;
   EXPECT_FALSE(fs::exists(out / "res"));
@@ -157,13 +159,11 @@ TEST_F(CliFewshotGuide, UnknownOrDoubledKeysAreRefusedByName) {
 TEST_F(CliFewshotGuide, ValuesOutOfRangeNameTheConfigFile) {
   TempDir out;
   std::ofstream(out / "steps.yaml") << "tuning:\n  steps: 99999\n";
-  auto r = run_medport({"fewshot", model().string(), "--config", (out / "steps.yaml").string(), "--support-dir", pool().string(),
-                        "--query", q(), "-o", (out / "res").string()});
+  auto r = with_config(out / "steps.yaml", out.path());
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_TRUE(contains(r.err, "steps.yaml") && contains(r.err, "tuning steps must lie in 0..10000")) << r.err;
   std::ofstream(out / "threads.json") << R"({"threads": -2})";
-  r = run_medport({"fewshot", model().string(), "--config", (out / "threads.json").string(), "--support-dir", pool().string(),
-                   "--query", q(), "-o", (out / "res").string()});
+  r = with_config(out / "threads.json", out.path());
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_TRUE(contains(r.err, "threads.json") && contains(r.err, "threads must not be negative")) << r.err;
   r = run_medport({"fewshot", model().string(), "--tune-steps", "99999", "--strategy", "tune", "--support-dir", pool().string(),
